@@ -1,0 +1,89 @@
+"""The asyncpg pool, on the configured URL or on the embedded server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import asyncpg
+import structlog
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+from netterms_daemon.config import DatabaseSettings, Settings
+from netterms_daemon.embedded import EmbeddedPostgres
+from netterms_daemon.errors import StoreError
+
+log = structlog.get_logger(__name__)
+
+# Errors that mean "not reachable yet", worth waiting out at start.
+TRANSIENT_CONNECT_ERRORS = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+@contextlib.asynccontextmanager
+async def database_url(settings: Settings) -> AsyncIterator[str]:
+    """
+    Yield the database URL, holding the embedded server while inside.
+
+    With `database.url` set, that URL is yielded and nothing is started. Else
+    the embedded server under the state directory is joined (started if no
+    other netterms process runs it) and left on exit.
+    """
+    if settings.database.url is not None:
+        yield settings.database.url.reveal()
+        return
+
+    embedded = EmbeddedPostgres(settings.state_dir, settings.database.embedded_run_as)
+    url = await asyncio.to_thread(embedded.acquire)
+    try:
+        yield url
+    finally:
+        # Shielded so that a cancelled shutdown still stops the server.
+        await asyncio.shield(asyncio.to_thread(embedded.release))
+
+
+async def create_pool(url: str, settings: DatabaseSettings) -> asyncpg.Pool:
+    """
+    Open a pool, retrying while the server is not reachable yet.
+
+    Gives up with StoreError after `connect_timeout_s`, so that a daemon
+    started before its database waits for it instead of crashing at once.
+    """
+
+    def _log_retry(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        log.warning(
+            "db.connect.retrying", attempt=state.attempt_number, error=repr(error)
+        )
+
+    try:
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(TRANSIENT_CONNECT_ERRORS),
+            wait=wait_exponential_jitter(initial=0.5, max=5),
+            stop=stop_after_delay(settings.connect_timeout_s),
+            before_sleep=_log_retry,
+            reraise=True,
+        ):
+            with attempt:
+                pool: asyncpg.Pool = await asyncpg.create_pool(
+                    url,
+                    min_size=settings.pool_min_size,
+                    max_size=settings.pool_max_size,
+                    command_timeout=settings.command_timeout_s,
+                    timeout=min(10.0, settings.connect_timeout_s),
+                )
+    except (*TRANSIENT_CONNECT_ERRORS, asyncpg.PostgresError) as exc:
+        raise StoreError(f"cannot connect to the database: {exc}") from exc
+
+    return pool
