@@ -54,8 +54,8 @@ class Secret:
 Check = Callable[[Any], str | None]
 
 
-def _setting(default: Any, check: Check | None = None, doc: str = "") -> Any:
-    return field(default=default, metadata={"check": check, "doc": doc})
+def _setting(default: Any, check: Check | None = None) -> Any:
+    return field(default=default, metadata={"check": check})
 
 
 def _between(low: float, high: float) -> Check:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any, TypeAlias
 
 import asyncpg
 import structlog
@@ -21,6 +22,11 @@ from netterms_daemon.embedded import EmbeddedPostgres
 from netterms_daemon.errors import StoreError
 
 log = structlog.get_logger(__name__)
+
+Connection: TypeAlias = (
+    "asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]"
+)
+"""A connection of its own or one lent by the pool; queries take either."""
 
 # Errors that mean "not reachable yet", worth waiting out at start.
 TRANSIENT_CONNECT_ERRORS = (
@@ -67,6 +73,7 @@ async def create_pool(url: str, settings: DatabaseSettings) -> asyncpg.Pool:
             "db.connect.retrying", attempt=state.attempt_number, error=repr(error)
         )
 
+    pool: asyncpg.Pool | None = None
     try:
         async for attempt in AsyncRetrying(
             retry=retry_if_exception_type(TRANSIENT_CONNECT_ERRORS),
@@ -76,7 +83,7 @@ async def create_pool(url: str, settings: DatabaseSettings) -> asyncpg.Pool:
             reraise=True,
         ):
             with attempt:
-                pool: asyncpg.Pool = await asyncpg.create_pool(
+                pool = await asyncpg.create_pool(
                     url,
                     min_size=settings.pool_min_size,
                     max_size=settings.pool_max_size,
@@ -86,4 +93,5 @@ async def create_pool(url: str, settings: DatabaseSettings) -> asyncpg.Pool:
     except (*TRANSIENT_CONNECT_ERRORS, asyncpg.PostgresError) as exc:
         raise StoreError(f"cannot connect to the database: {exc}") from exc
 
+    assert pool is not None, "the retry loop ends with a pool or an exception"
     return pool

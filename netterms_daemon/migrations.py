@@ -11,6 +11,7 @@ from pathlib import Path
 import asyncpg
 import structlog
 
+from netterms_daemon.database import Connection
 from netterms_daemon.errors import MigrationError
 
 log = structlog.get_logger(__name__)
@@ -84,7 +85,7 @@ class MigrationReport:
 
 
 async def migrate(
-    connection: asyncpg.Connection, migrations: list[Migration] | None = None
+    connection: Connection, migrations: list[Migration] | None = None
 ) -> MigrationReport:
     """
     Bring the schema up to date; safe when several processes start at once.
@@ -150,7 +151,7 @@ def _warn_if_changed(migration: Migration, recorded: str) -> None:
         )
 
 
-async def schema_version(connection: asyncpg.Connection) -> int:
+async def schema_version(connection: Connection) -> int:
     """The newest applied version, 0 on an empty database."""
     if not await connection.fetchval(_TABLE_EXISTS):
         return 0

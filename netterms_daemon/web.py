@@ -52,10 +52,12 @@ async def readyz(request: web.Request) -> web.Response:
     checks = request.app[readiness_checks_key]
     names = list(checks)
     results = await asyncio.gather(*(checks[name]() for name in names))
-    problems = {name: result for name, result in zip(names, results) if result}
+    problems = {
+        name: result for name, result in zip(names, results, strict=True) if result
+    }
 
     if problems:
-        log.warning("http.not_ready", problems=problems)
+        log.info("http.not_ready", problems=problems)
         return web.json_response(
             {"status": "unavailable", "problems": problems}, status=503
         )
