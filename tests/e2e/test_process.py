@@ -283,7 +283,7 @@ def test_run_port_in_use_fails_in_one_line(
 def test_check_reports_config_problems_one_per_line(
     daemon_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """`netterms check --config` lists each bad setting on its own line, exit non-zero."""
+    """`netterms check --config` lists each bad setting on a line, exit non-zero."""
     config = tmp_path / "netterms.toml"
     config.write_text('[http]\nport = "eighty"\n[log]\nlevel = "chatty"\n')
     del daemon_env["NETTERMS_HTTP_PORT"], daemon_env["NETTERMS_LOG_FORMAT"]
@@ -299,7 +299,8 @@ def test_check_reports_config_problems_one_per_line(
     lines = result.stderr.strip().splitlines()
     assert result.returncode != 0
     assert lines == [
-        f"netterms check: config: [http] port (in {config}): expected an integer, got 'eighty'",
+        f"netterms check: config: [http] port (in {config}): expected an integer, "
+        "got 'eighty'",
         f"netterms check: config: [log] level (in {config}): must be one of debug, "
         "info, warning, error, got 'chatty'",
     ]

@@ -109,7 +109,7 @@ async def test_migrate_refuses_newer_database(empty_database_url: str) -> None:
 async def test_migrate_failed_migration_leaves_previous_version(
     empty_database_url: str,
 ) -> None:
-    """A migration that fails rolls back whole; the schema stays at the last good one."""
+    """A failed migration rolls back whole; the schema stays at the last good one."""
     good = Migration(1, "good", "CREATE TABLE good (id int)")
     bad = Migration(2, "bad", "CREATE TABLE half (id int); SELECT no_such_function()")
     connection = await asyncpg.connect(empty_database_url)

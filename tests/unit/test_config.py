@@ -156,7 +156,8 @@ def test_config_bad_file_value_names_key_and_file(tmp_path: Path) -> None:
 
     assert problems_of(config=path) == [
         f"[http] port (in {path}): must be between 1 and 65535, got 70000",
-        f"[log] level (in {path}): must be one of debug, info, warning, error, got 'loud'",
+        f"[log] level (in {path}): must be one of debug, info, warning, error, "
+        "got 'loud'",
     ]
 
 
@@ -208,7 +209,7 @@ def test_config_unreadable_secret_file(tmp_path: Path) -> None:
 
 
 def test_config_database_url_must_be_postgres() -> None:
-    """The database URL is checked for its scheme without echoing it (it may hold a password)."""
+    """A bad database URL is refused without echoing it: it may hold a password."""
     (problem,) = problems_of(env={"NETTERMS_DATABASE_URL": "mysql://u:hunter22@h/d"})
 
     assert problem == "NETTERMS_DATABASE_URL (environment): must be a postgresql:// URL"
