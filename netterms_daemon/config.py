@@ -140,6 +140,13 @@ class BigCommerceSettings:
     store_hash: str | None = _setting(None)
     access_token: Secret | None = _setting(None)
     api_url: str = _setting("https://api.bigcommerce.com", _origin_url)
+    rate_limit_quota: int = _setting(150, _between(2, 100_000))
+    rate_limit_window_s: float = _setting(30.0, _between(1, 3600))
+    rate_limit_burst: int = _setting(6, _between(1, 100_000))
+    max_concurrency: int = _setting(8, _between(1, 100))
+    request_timeout_s: float = _setting(30.0, _between(1, 600))
+    max_attempts: int = _setting(5, _between(1, 20))
+    max_retry_s: float = _setting(120.0, _between(1, 3600))
 
 
 @dataclass(frozen=True)
@@ -497,6 +504,12 @@ def _unknown_variables(env: Mapping[str, str]) -> list[str]:
 
 
 def _check_cross_field(sections: Mapping[str, Any], problems: list[str]) -> None:
+    store = sections["bigcommerce"]
+    if store.rate_limit_burst >= store.rate_limit_quota:
+        problems.append(
+            "[bigcommerce] rate_limit_burst must be below rate_limit_quota "
+            f"({store.rate_limit_burst} >= {store.rate_limit_quota})"
+        )
     database = sections["database"]
     if database.pool_min_size > database.pool_max_size:
         problems.append(

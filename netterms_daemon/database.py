@@ -9,17 +9,11 @@ from typing import Any, TypeAlias
 
 import asyncpg
 import structlog
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_delay,
-    wait_exponential_jitter,
-)
 
 from netterms_daemon.config import DatabaseSettings, Settings
 from netterms_daemon.embedded import EmbeddedPostgres
 from netterms_daemon.errors import StoreError
+from netterms_daemon.retry import DATABASE_CONNECT_ERRORS, database_connect
 
 log = structlog.get_logger(__name__)
 
@@ -27,14 +21,6 @@ Connection: TypeAlias = (
     "asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]"
 )
 """A connection of its own or one lent by the pool; queries take either."""
-
-# Errors that mean "not reachable yet", worth waiting out at start.
-TRANSIENT_CONNECT_ERRORS = (
-    OSError,
-    asyncio.TimeoutError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-)
 
 
 @contextlib.asynccontextmanager
@@ -67,21 +53,9 @@ async def create_pool(url: str, settings: DatabaseSettings) -> asyncpg.Pool:
     started before its database waits for it instead of crashing at once.
     """
 
-    def _log_retry(state: RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        log.warning(
-            "db.connect.retrying", attempt=state.attempt_number, error=repr(error)
-        )
-
     pool: asyncpg.Pool | None = None
     try:
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(TRANSIENT_CONNECT_ERRORS),
-            wait=wait_exponential_jitter(initial=0.5, max=5),
-            stop=stop_after_delay(settings.connect_timeout_s),
-            before_sleep=_log_retry,
-            reraise=True,
-        ):
+        async for attempt in database_connect(settings.connect_timeout_s):
             with attempt:
                 pool = await asyncpg.create_pool(
                     url,
@@ -90,7 +64,7 @@ async def create_pool(url: str, settings: DatabaseSettings) -> asyncpg.Pool:
                     command_timeout=settings.command_timeout_s,
                     timeout=min(10.0, settings.connect_timeout_s),
                 )
-    except (*TRANSIENT_CONNECT_ERRORS, asyncpg.PostgresError) as exc:
+    except (*DATABASE_CONNECT_ERRORS, asyncpg.PostgresError) as exc:
         raise StoreError(f"cannot connect to the database: {exc}") from exc
 
     assert pool is not None, "the retry loop ends with a pool or an exception"

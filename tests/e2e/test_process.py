@@ -253,7 +253,8 @@ def test_cli_commands_share_the_daemons_server(
 
     assert migrate.returncode == 0, migrate.stderr
     assert migrate.stdout.startswith("schema at version 1; applied: none")
-    assert check.returncode == 0, check.stdout + check.stderr
+    assert "problem  database" not in check.stdout, check.stdout + check.stderr
+    assert "ok       schema" in check.stdout
     assert postmaster_pid(state_dir) == pid
     assert still_ready == 200
     assert daemon.stop() == 0
@@ -309,18 +310,19 @@ def test_check_reports_config_problems_one_per_line(
 def test_check_against_configured_url(
     daemon_env: dict[str, str], database_url: str
 ) -> None:
-    """With a database URL, check connects to it and finds the schema current."""
+    """With a database URL, check finds the schema current; no store is a problem."""
     daemon_env["NETTERMS_DATABASE_URL"] = database_url
 
     result = subprocess.run(
         [*NETTERMS, "check"], env=daemon_env, capture_output=True, text=True, timeout=60
     )
 
-    assert result.returncode == 0, result.stdout
+    assert result.returncode == 1, result.stdout
     assert [line.split()[:2] for line in result.stdout.splitlines()] == [
         ["ok", "config"],
         ["ok", "database"],
         ["ok", "schema"],
+        ["problem", "store"],
     ]
 
 
@@ -338,9 +340,10 @@ def test_check_unreachable_database_is_one_problem_line(
     problems = [
         line for line in result.stdout.splitlines() if line.startswith("problem")
     ]
+    database_problems = [line for line in problems if line.split()[1] == "database"]
     assert result.returncode == 1
-    assert len(problems) == 1
-    assert "database" in problems[0]
+    assert len(database_problems) == 1
+    assert "configured URL" in database_problems[0]
 
 
 def test_unknown_command_is_one_line(daemon_env: dict[str, str]) -> None:

@@ -1,0 +1,34 @@
+"""Describe the machine a benchmark ran on, for the record beside its figures."""
+
+from __future__ import annotations
+
+import os
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+def cpu_model() -> str:
+    """The CPU's model name, from /proc/cpuinfo where there is one."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def memory_gib() -> float:
+    """Total memory in GiB."""
+    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return round(pages / 2**30, 1)
+
+
+def describe() -> str:
+    """One line: date, CPU, cores, memory, OS and Python."""
+    return (
+        f"{datetime.now(UTC):%Y-%m-%d} | {cpu_model()} | {os.cpu_count()} cores | "
+        f"{memory_gib()} GiB | {platform.system()} {platform.release()} | "
+        f"Python {platform.python_version()}"
+    )

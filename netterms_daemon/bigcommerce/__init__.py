@@ -1,0 +1,5 @@
+"""BigCommerce: the API client (client.py), its pacing (ratelimit.py), errors and values.
+
+Import from the submodules; this package module imports nothing, so that the
+retry policies can name the error classes without an import cycle.
+"""
