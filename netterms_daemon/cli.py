@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
+import zoneinfo
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -71,6 +73,35 @@ def build_parser() -> argparse.ArgumentParser:
         "check",
         _check,
         "check settings and database; one line per problem, exit 1 if any",
+    )
+    simulator = add(
+        "simulator",
+        _simulator,
+        "serve a simulated BigCommerce store on loopback, for trying netterms",
+    )
+    simulator.add_argument("--host", default="127.0.0.1", help="listen address")
+    simulator.add_argument("--port", type=int, default=8900, help="listen port")
+    simulator.add_argument("--store-hash", default="sim123", help="the store hash")
+    simulator.add_argument(
+        "--access-token", default="simulator-token", help="the X-Auth-Token it accepts"
+    )
+    simulator.add_argument(
+        "--seed", action="store_true", help="start with a Net 30 group and customers"
+    )
+    simulator.add_argument(
+        "--time-zone", default="America/Chicago", help="the store's time zone"
+    )
+    simulator.add_argument(
+        "--quota", type=int, default=150, help="API requests allowed per window"
+    )
+    simulator.add_argument(
+        "--window-s", type=float, default=30.0, help="the rate-limit window in seconds"
+    )
+    simulator.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="store seconds per real second (webhook retries, dates)",
     )
     add(
         "demo",
@@ -150,6 +181,68 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
     for finding in findings:
         print(finding.render())
     return EXIT_OK if all(f.ok for f in findings) else EXIT_FAILED
+
+
+def _simulator(settings: Settings, args: argparse.Namespace) -> int:
+    from netterms_daemon.simulator.core import StoreOptions
+    from netterms_daemon.simulator.server import Simulator
+
+    problems = _simulator_problems(args)
+    if problems:
+        for problem in problems:
+            print(f"netterms simulator: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+
+    options = StoreOptions(
+        store_hash=args.store_hash,
+        access_token=args.access_token,
+        time_zone=args.time_zone,
+        quota=args.quota,
+        window_s=args.window_s,
+        speed=args.speed,
+    )
+
+    async def serve() -> None:
+        simulator = Simulator(options, host=args.host, port=args.port)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        async with simulator:
+            if args.seed:
+                simulator.store.seed()
+            print(
+                f"simulated store: {simulator.api_root}\n"
+                f"access token:    {args.access_token}\n"
+                f"control API:     {simulator.url}/__simulator/status\n"
+                "Press Ctrl-C to stop.",
+                flush=True,
+            )
+            await stop.wait()
+
+    try:
+        asyncio.run(serve())
+    except OSError as exc:
+        print(f"netterms simulator: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _simulator_problems(args: argparse.Namespace) -> list[str]:
+    problems = []
+    if not 0 <= args.port <= 65535:
+        problems.append(f"--port must be between 0 and 65535, got {args.port}")
+    if args.quota < 1 or args.window_s <= 0 or args.speed <= 0:
+        problems.append("--quota, --window-s and --speed must be positive")
+    if not args.store_hash.isalnum():
+        problems.append(
+            f"--store-hash must be letters and digits, got {args.store_hash!r}"
+        )
+    try:
+        zoneinfo.ZoneInfo(args.time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        problems.append(f"--time-zone {args.time_zone!r} is not a known time zone")
+    return problems
 
 
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
