@@ -16,11 +16,14 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from netterms_daemon.errors import ConfigError
+from netterms_daemon.terms.policy import Policy, PolicyError, parse_policy
+from netterms_daemon.terms.schedule import check_holidays
 
 ENV_PREFIX = "NETTERMS_"
 CONFIG_ENV = "NETTERMS_CONFIG"
@@ -91,6 +94,18 @@ def _origin_url(value: str) -> str | None:
     return None
 
 
+def _header_name(value: str) -> str | None:
+    if value and all(c.isalnum() or c == "-" for c in value):
+        return None
+    return f"must be an HTTP header name such as X-Netterms-Secret, got {value!r}"
+
+
+def _status_ids(value: tuple[int, ...]) -> str | None:
+    if value and all(0 <= v <= 1000 for v in value):
+        return None
+    return f"must list order status ids such as [11, 10], got {list(value)!r}"
+
+
 def _http_url(value: str) -> str | None:
     parts = urlsplit(value)
     if parts.scheme in ("http", "https") and parts.netloc:
@@ -155,6 +170,31 @@ class WebhookSettings:
 
     public_url: str | None = _setting(None, _http_url)
     secret: Secret | None = _setting(None)
+    secret_header: str = _setting("X-Netterms-Secret", _header_name)
+    max_body_bytes: int = _setting(256 * 1024, _between(1024, 16 * 1024 * 1024))
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """The inbox worker: how many events at once, how often, how patiently."""
+
+    concurrency: int = _setting(8, _between(1, 256))
+    poll_interval_s: float = _setting(5.0, _between(0.05, 3600))
+    max_attempts: int = _setting(8, _between(1, 100))
+    retry_initial_s: float = _setting(5.0, _between(0.01, 3600))
+    retry_max_s: float = _setting(900.0, _between(0.01, 86400))
+    lease_s: float = _setting(300.0, _between(1, 86400))
+    membership_ttl_s: float = _setting(3600.0, _between(0, 30 * 86400))
+
+
+@dataclass(frozen=True)
+class OrderSettings:
+    """Which BigCommerce statuses mean what to netterms (status ids)."""
+
+    new_status_ids: tuple[int, ...] = _setting((1, 7, 11), _status_ids)
+    paid_status_ids: tuple[int, ...] = _setting((11, 9, 8, 3, 2, 10), _status_ids)
+    closed_status_ids: tuple[int, ...] = _setting((5, 6, 4), _status_ids)
+    hold_status_id: int = _setting(12, _between(1, 1000))
 
 
 SECTIONS: dict[str, type[Any]] = {
@@ -164,8 +204,34 @@ SECTIONS: dict[str, type[Any]] = {
     "daemon": DaemonSettings,
     "bigcommerce": BigCommerceSettings,
     "webhooks": WebhookSettings,
+    "worker": WorkerSettings,
+    "orders": OrderSettings,
 }
-TOP_LEVEL_KEYS = ("state_dir",)
+TOP_LEVEL_KEYS = ("state_dir", "terms", "credit_limits")
+
+
+@dataclass(frozen=True)
+class TermsEntry:
+    """One [[terms]] entry: a customer group (by name or id) and its policy."""
+
+    group: str | None
+    group_id: int | None
+    policy: Policy
+
+    @property
+    def label(self) -> str:
+        """How the group is named in messages."""
+        return (
+            repr(self.group) if self.group is not None else f"group id {self.group_id}"
+        )
+
+
+@dataclass(frozen=True)
+class CustomerCreditLimit:
+    """A [[credit_limits]] entry: one customer's own limit, above their group's."""
+
+    customer_id: int
+    credit_limit: Decimal
 
 
 @dataclass(frozen=True)
@@ -179,6 +245,10 @@ class Settings:
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     bigcommerce: BigCommerceSettings = field(default_factory=BigCommerceSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+    orders: OrderSettings = field(default_factory=OrderSettings)
+    terms: tuple[TermsEntry, ...] = ()
+    credit_limits: tuple[CustomerCreditLimit, ...] = ()
     config_path: Path | None = None
     warnings: tuple[str, ...] = ()
 
@@ -188,6 +258,16 @@ class Settings:
             "state_dir": str(self.state_dir),
             "config_path": str(self.config_path) if self.config_path else None,
         }
+        view["terms"] = [
+            {
+                "group": entry.group if entry.group is not None else entry.group_id,
+                "policy": entry.policy.describe(),
+                "credit_limit": str(entry.policy.credit_limit)
+                if entry.policy.credit_limit is not None
+                else None,
+            }
+            for entry in self.terms
+        ]
         for name in SECTIONS:
             section = getattr(self, name)
             view[name] = {
@@ -240,6 +320,10 @@ def load_settings(
         name: _load_section(name, cls, document.get(name, {}), env, origin, problems)
         for name, cls in SECTIONS.items()
     }
+    terms = _load_terms(document.get("terms", []), origin, problems)
+    credit_limits = _load_credit_limits(
+        document.get("credit_limits", []), origin, problems
+    )
     _reject_unknown(document, origin, problems)
     warnings = _unknown_variables(env)
     _check_cross_field(sections, problems)
@@ -251,8 +335,115 @@ def load_settings(
         state_dir=top,
         config_path=path,
         warnings=tuple(warnings),
+        terms=terms,
+        credit_limits=credit_limits,
         **sections,
     )
+
+
+_TERMS_KEYS = (
+    "group",
+    "group_id",
+    "policy",
+    "credit_limit",
+    "roll",
+    "holiday_country",
+    "holiday_subdivision",
+)
+
+
+def _load_terms(raw: Any, origin: str, problems: list[str]) -> tuple[TermsEntry, ...]:
+    """The [[terms]] entries; each problem names the entry by its position."""
+    if not isinstance(raw, list):
+        problems.append(f"terms ({origin}): write each policy as a [[terms]] table")
+        return ()
+
+    entries = []
+    for number, table in enumerate(raw, start=1):
+        where = f"[[terms]] #{number} ({origin})"
+        entry = _load_terms_entry(table, where, problems)
+        if entry is not None:
+            entries.append(entry)
+
+    groups = [e.group or e.group_id for e in entries]
+    for duplicate in sorted({str(g) for g in groups if groups.count(g) > 1}):
+        problems.append(
+            f"[[terms]] ({origin}): group {duplicate} has more than one policy"
+        )
+    return tuple(entries)
+
+
+def _load_terms_entry(table: Any, where: str, problems: list[str]) -> TermsEntry | None:
+    if not isinstance(table, dict):
+        problems.append(f"{where}: expected a table")
+        return None
+    for key in table:
+        if key not in _TERMS_KEYS:
+            problems.append(
+                f"{where}: unknown key {key}; known keys: {', '.join(_TERMS_KEYS)}"
+            )
+
+    group, group_id = table.get("group"), table.get("group_id")
+    if (group is None) == (group_id is None):
+        problems.append(
+            f'{where}: name the customer group with group = "..." or group_id'
+        )
+        return None
+    if group is not None and (not isinstance(group, str) or not group.strip()):
+        problems.append(f"{where}: group must be the group's name")
+        return None
+    if group_id is not None and (
+        isinstance(group_id, bool) or not isinstance(group_id, int)
+    ):
+        problems.append(f"{where}: group_id must be an integer")
+        return None
+
+    text = table.get("policy")
+    if not isinstance(text, str):
+        problems.append(f'{where}: policy is required, e.g. policy = "net 30"')
+        return None
+    try:
+        policy = parse_policy(
+            text,
+            rolling=str(table.get("roll", "none")),
+            holiday_country=table.get("holiday_country"),
+            holiday_subdivision=table.get("holiday_subdivision"),
+            credit_limit=table.get("credit_limit"),
+        )
+        check_holidays(policy)
+    except PolicyError as exc:
+        problems.append(f"{where}: {exc}")
+        return None
+    return TermsEntry(group.strip() if group else None, group_id, policy)
+
+
+def _load_credit_limits(
+    raw: Any, origin: str, problems: list[str]
+) -> tuple[CustomerCreditLimit, ...]:
+    if not isinstance(raw, list):
+        problems.append(
+            f"credit_limits ({origin}): write each as a [[credit_limits]] table"
+        )
+        return ()
+    found = []
+    for number, table in enumerate(raw, start=1):
+        where = f"[[credit_limits]] #{number} ({origin})"
+        customer = table.get("customer_id") if isinstance(table, dict) else None
+        limit = table.get("credit_limit") if isinstance(table, dict) else None
+        if isinstance(customer, bool) or not isinstance(customer, int) or customer <= 0:
+            problems.append(f"{where}: customer_id must be a customer's id")
+            continue
+        try:
+            amount = Decimal(str(limit))
+        except InvalidOperation:
+            amount = Decimal(-1)
+        if limit is None or not amount.is_finite() or amount < 0:
+            problems.append(
+                f'{where}: credit_limit must be an amount such as "5000.00"'
+            )
+            continue
+        found.append(CustomerCreditLimit(customer, amount))
+    return tuple(found)
 
 
 def _choose_config_file(
@@ -416,6 +607,8 @@ def _is_secret(kind: Any) -> bool:
 def _members(kind: Any) -> tuple[Any, ...]:
     if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
         return typing.get_args(kind)
+    if typing.get_origin(kind) is tuple:
+        return (tuple,)
     return (kind,)
 
 
@@ -436,6 +629,8 @@ def _convert(raw: Any, kind: Any, *, from_env: bool) -> tuple[Any, str | None]:
         return _to_number(raw, int, "an integer")
     if target is float:
         return _to_number(raw, float, "a number")
+    if target is tuple:
+        return _to_int_tuple(raw)
     if target is Path:
         if isinstance(raw, str) and raw:
             return Path(raw), None
@@ -443,6 +638,19 @@ def _convert(raw: Any, kind: Any, *, from_env: bool) -> tuple[Any, str | None]:
     if isinstance(raw, str):
         return raw, None
     return None, f"expected text, got {raw!r}"
+
+
+def _to_int_tuple(raw: Any) -> tuple[Any, str | None]:
+    """A list of integers: a TOML array, or "1,2,3" in a variable."""
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, list):
+        return None, f"expected a list of integers, got {raw!r}"
+    try:
+        return tuple(
+            int(str(item).strip()) for item in items if str(item).strip()
+        ), None
+    except ValueError:
+        return None, f"expected a list of integers, got {raw!r}"
 
 
 def _to_bool(raw: Any) -> tuple[Any, str | None]:

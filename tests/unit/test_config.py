@@ -243,3 +243,78 @@ def test_config_unknown_variable_is_a_warning() -> None:
     assert settings.warnings == (
         "NETTERMS_HTTP_PROT is set but is not a netterms setting; it is ignored",
     )
+
+
+def test_config_terms_entries(tmp_path: Path) -> None:
+    """[[terms]] entries name a group by name or id and parse their policy."""
+    path = write(
+        tmp_path,
+        """
+[[terms]]
+group = "Net30 Wholesale"
+policy = "net 30"
+credit_limit = "25000.00"
+
+[[terms]]
+group_id = 9
+policy = "2/10 net 30 eom"
+roll = "forward"
+holiday_country = "US"
+
+[[credit_limits]]
+customer_id = 7
+credit_limit = "500.00"
+""",
+    )
+    settings = load_settings(path, {}, default_config_path=NO_DEFAULT)
+
+    first, second = settings.terms
+    assert (first.group, first.group_id) == ("Net30 Wholesale", None)
+    assert str(first.policy.credit_limit) == "25000.00"
+    assert (second.group, second.group_id) == (None, 9)
+    assert second.policy.describe() == "2/10 Net 30 EOM"
+    assert settings.credit_limits[0].customer_id == 7
+    assert settings.public_view()["terms"][0]["policy"] == "Net 30"
+
+
+def test_config_bad_terms_each_one_line(tmp_path: Path) -> None:
+    """Each bad [[terms]] entry is one line naming its position and the problem."""
+    path = write(
+        tmp_path,
+        """
+[[terms]]
+policy = "net 30"
+
+[[terms]]
+group = "A"
+policy = "net thirty"
+
+[[terms]]
+group = "B"
+policy = "net 30"
+roll = "forward"
+holiday_country = "XX"
+""",
+    )
+
+    problems = problems_of(config=path)
+
+    assert problems[0] == (
+        f'[[terms]] #1 (in {path}): name the customer group with group = "..." or group_id'
+    )
+    assert problems[1].startswith(
+        f"[[terms]] #2 (in {path}): 'net thirty': 'net thirty' is not"
+    )
+    assert problems[2] == f"[[terms]] #3 (in {path}): no holiday calendar for XX"
+
+
+def test_config_status_lists_from_environment() -> None:
+    """A status list can be overridden with a comma-separated variable."""
+    settings = load_settings(
+        None,
+        {"NETTERMS_ORDERS_PAID_STATUS_IDS": "11, 10"},
+        default_config_path=NO_DEFAULT,
+    )
+
+    assert settings.orders.paid_status_ids == (11, 10)
+    assert settings.orders.hold_status_id == 12
