@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, NoReturn, TypeVar
 
@@ -41,7 +41,8 @@ def error_response(version: str, error: ApiError) -> web.Response:
             "status": error.status,
             "title": error.message,
             "type": ERROR_TYPE,
-            "errors": error.errors,
+            # v3's not-found answers list their errors; field errors are a map.
+            "errors": error.errors if error.errors or error.status != 404 else [],
         }
     return web.json_response(body, status=error.status)
 
@@ -108,9 +109,12 @@ def date_param(request: web.Request, name: str) -> datetime | None:
     if not raw:
         return None
     try:
-        return parsedate_to_datetime(raw)
+        parsed = parsedate_to_datetime(raw)
     except (TypeError, ValueError, IndexError):
         pass
+    else:
+        # "-0000" or no zone at all: BigCommerce's dates are UTC.
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     try:
         return parse_iso(raw)
     except ValueError:

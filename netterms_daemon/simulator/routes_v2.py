@@ -299,9 +299,13 @@ async def update_order(request: web.Request) -> web.Response:
     if "staff_notes" in changes and len(str(changes["staff_notes"])) > 65535:
         fail(400, "The field 'staff_notes' is longer than 65535 characters.")
 
+    if "is_deleted" in changes and not isinstance(changes["is_deleted"], bool):
+        fail(400, "The field 'is_deleted' must be true or false.")
+
     previous = order.status_id
-    if changes.get("is_deleted") is True:
-        return _archive(request, order)
+    if changes.pop("is_deleted", False) is True:
+        _archive(request, order)
+        return web.json_response(order.render(_root(request)))
     for name, value in changes.items():
         setattr(order, name, value if name == "status_id" else str(value))
     order.modified = store.clock.now()

@@ -370,19 +370,30 @@ async def update_metafields_batch(request: web.Request) -> web.Response:
 async def delete_metafields_batch(request: web.Request) -> web.Response:
     store = _store(request)
     ids = array_body(await json_body(request))
-    missing = [i for i in ids if i not in store.state.metafields]
-    if missing:
-        fail(
-            422, "Some metafields do not exist.", {"ids": ", ".join(map(str, missing))}
-        )
+    deleted: list[int] = []
+    errors: list[dict[str, Any]] = []
     for metafield_id in ids:
-        field = store.state.metafields.pop(metafield_id)
+        field = store.state.metafields.pop(metafield_id, None)
+        if field is None:
+            errors.append(
+                {
+                    "status": 422,
+                    "title": f"Metafield {metafield_id} does not exist",
+                    "type": "",
+                    "errors": {"id": "no such metafield"},
+                }
+            )
+            continue
+        deleted.append(metafield_id)
         store.emit(
             "store/order/metafield/deleted",
             {"metafield_id": field.id, "resource_id": str(field.order_id)},
         )
-    meta = {"total": len(ids), "success": len(ids), "failed": 0}
-    return web.json_response({"data": ids, "errors": [], "meta": meta})
+    meta = {"total": len(ids), "success": len(deleted), "failed": len(errors)}
+    status = 422 if errors else 200
+    return web.json_response(
+        {"data": deleted, "errors": errors, "meta": meta}, status=status
+    )
 
 
 # Webhooks

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from netterms_daemon.embedded import EmbeddedPostgres
+from netterms_daemon.migrations import latest_version
 from tests.conftest import make_shared_dir
 
 NETTERMS = [sys.executable, "-m", "netterms_daemon"]
@@ -252,7 +253,9 @@ def test_cli_commands_share_the_daemons_server(
     still_ready = get(f"{daemon.base}/readyz")[0]
 
     assert migrate.returncode == 0, migrate.stderr
-    assert migrate.stdout.startswith("schema at version 1; applied: none")
+    assert migrate.stdout.startswith(
+        f"schema at version {latest_version()}; applied: none"
+    )
     assert "problem  database" not in check.stdout, check.stdout + check.stderr
     assert "ok       schema" in check.stdout
     assert postmaster_pid(state_dir) == pid

@@ -187,6 +187,7 @@ async def test_failed_delivery_retried_on_the_schedule(receiver: Receiver) -> No
         await eventually(lambda: len(receiver.received) == 1)
 
         receiver.status = 200
+        await eventually(lambda: simulator.store.webhooks.counters.failed == 1)
         await asyncio.sleep(0.1)
         assert len(receiver.received) == 1, "not before the retry is due"
         simulator.store.clock.advance(RETRY_SCHEDULE_S[0])
@@ -219,10 +220,12 @@ async def test_hook_deactivated_after_last_retry(receiver: Receiver) -> None:
         hook_id = await register(client, receiver.url)
         simulator.store.add_order(1, Decimal("10.00"))
 
+        counters = simulator.store.webhooks.counters
         for attempt in range(1, len(RETRY_SCHEDULE_S) + 2):
-            await eventually(lambda n=attempt: len(receiver.received) == n)
+            # Advance only once the failure is recorded and the retry scheduled.
+            await eventually(lambda n=attempt: counters.failed == n)
             simulator.store.clock.advance(max(RETRY_SCHEDULE_S))
-        await eventually(lambda: simulator.store.webhooks.counters.deactivated == 1)
+        await eventually(lambda: counters.deactivated == 1)
 
         hooks = await client.call("GET", "/v3/hooks")
         admin = await client.call("GET", "/v3/hooks/admin")
@@ -245,7 +248,7 @@ async def test_failing_domain_is_blocked(receiver: Receiver) -> None:
         await register(client, receiver.url)
         for _ in range(5):
             simulator.store.add_order(1, Decimal("10.00"))
-        await eventually(lambda: len(receiver.received) == 5)
+        await eventually(lambda: simulator.store.webhooks.counters.failed == 5)
 
         simulator.store.add_order(1, Decimal("10.00"))
         await eventually(
