@@ -14,6 +14,7 @@ from netterms_daemon.config import Settings
 from netterms_daemon.database import database_url
 from netterms_daemon.errors import NettermsError
 from netterms_daemon.migrations import latest_version, schema_version
+from netterms_daemon.setup import resolve_terms
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ async def _check_store(settings: Settings) -> list[Finding]:
 
         found = [Finding(True, "store", f"{info.name!r} ({store.store_hash}) answers")]
         found.append(_time_zone(info.timezone))
-        found += await _guarded("groups", _check_groups(client))
+        found += await _guarded("groups", _check_groups(client, settings))
         found += await _guarded("webhooks", _check_webhooks(client, settings))
     return found
 
@@ -131,9 +132,28 @@ async def _guarded(subject: str, check: Awaitable[list[Finding]]) -> list[Findin
         return [Finding(False, subject, str(exc))]
 
 
-async def _check_groups(client: BigCommerceClient) -> list[Finding]:
-    groups = await client.customer_groups()
-    return [Finding(True, "groups", f"{len(groups)} customer groups readable")]
+async def _check_groups(client: BigCommerceClient, settings: Settings) -> list[Finding]:
+    """Every [[terms]] group must exist; `netterms setup` creates missing ones."""
+    if not settings.terms:
+        return [
+            Finding(False, "groups", "no [[terms]] configured: no order will get terms")
+        ]
+    book, _ = await resolve_terms(settings, client, create_missing=False)
+    found = [
+        Finding(
+            True,
+            "groups",
+            f"{r.group_name!r} (id {r.group_id}): {r.entry.policy.describe()}",
+        )
+        for r in sorted(book.by_group_id.values(), key=lambda r: r.group_id)
+    ]
+    found += [
+        Finding(
+            False, "groups", f"{label} does not exist in the store; run netterms setup"
+        )
+        for label in book.missing
+    ]
+    return found
 
 
 async def _check_webhooks(

@@ -14,13 +14,17 @@ from typing import NoReturn
 import structlog
 
 from netterms_daemon import __version__
+from netterms_daemon.admin import list_events, replay_events, setup_store, show_order
 from netterms_daemon.check import run_checks
 from netterms_daemon.config import Secret, Settings, load_settings
 from netterms_daemon.daemon import Daemon, run_daemon
 from netterms_daemon.database import create_pool, database_url
 from netterms_daemon.errors import ConfigError, NettermsError
+from netterms_daemon.inbox import STATES
 from netterms_daemon.logs import configure_logging
 from netterms_daemon.migrations import migrate
+from netterms_daemon.preview import add_arguments as add_preview_arguments
+from netterms_daemon.preview import run_preview
 
 log = structlog.get_logger(__name__)
 
@@ -74,6 +78,54 @@ def build_parser() -> argparse.ArgumentParser:
         _check,
         "check settings and database; one line per problem, exit 1 if any",
     )
+    add(
+        "setup",
+        _setup,
+        "create the configured customer groups and register the daemon's webhooks",
+    )
+
+    terms = add("terms", _no_subcommand, "terms policies")
+    terms_commands = terms.add_subparsers(
+        dest="terms_command", metavar="SUBCOMMAND", parser_class=_Parser
+    )
+    preview = terms_commands.add_parser(
+        "preview",
+        parents=[common],
+        help="print the schedule a new order would get, touching nothing",
+        description="Print the schedule a new order would get under a policy.",
+    )
+    add_preview_arguments(preview)
+    preview.set_defaults(handler=lambda s, a: run_preview(s, a, sys.stdout))
+
+    events = add("events", _no_subcommand, "the webhook inbox")
+    events_commands = events.add_subparsers(
+        dest="events_command", metavar="SUBCOMMAND", parser_class=_Parser
+    )
+    listing = events_commands.add_parser(
+        "list", parents=[common], help="list the newest inbox events"
+    )
+    listing.add_argument("--state", choices=STATES, help="only events in this state")
+    listing.add_argument("--limit", type=int, default=50, help="how many (default 50)")
+    listing.set_defaults(handler=_events_list)
+    replay = events_commands.add_parser(
+        "replay", parents=[common], help="process an event again (or every dead one)"
+    )
+    which = replay.add_mutually_exclusive_group(required=True)
+    which.add_argument("event_id", nargs="?", type=int, help="the event's id")
+    which.add_argument("--dead", action="store_true", help="every dead-lettered event")
+    replay.set_defaults(handler=_events_replay)
+
+    orders = add("orders", _no_subcommand, "tracked orders")
+    orders_commands = orders.add_subparsers(
+        dest="orders_command", metavar="SUBCOMMAND", parser_class=_Parser
+    )
+    show = orders_commands.add_parser(
+        "show", parents=[common], help="an order's tracked state and history"
+    )
+    show.add_argument("order_id", type=int, help="the BigCommerce order id")
+    show.add_argument("--format", choices=("text", "json"), default="text")
+    show.set_defaults(handler=_orders_show)
+
     simulator = add(
         "simulator",
         _simulator,
@@ -132,6 +184,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         handler: Command = args.handler
         return handler(settings, args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"netterms {args.command}: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     except NettermsError as exc:
         log.error(f"{args.command}.failed", error=str(exc))
         print(f"netterms {args.command}: {exc}", file=sys.stderr)
@@ -181,6 +237,29 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
     for finding in findings:
         print(finding.render())
     return EXIT_OK if all(f.ok for f in findings) else EXIT_FAILED
+
+
+def _no_subcommand(settings: Settings, args: argparse.Namespace) -> int:
+    print(f"netterms {args.command}: name a subcommand (see --help)", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _setup(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(setup_store(settings, sys.stdout))
+
+
+def _events_list(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(list_events(settings, args.state, args.limit, sys.stdout))
+
+
+def _events_replay(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(replay_events(settings, args.event_id, args.dead, sys.stdout))
+
+
+def _orders_show(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(
+        show_order(settings, args.order_id, sys.stdout, as_json=args.format == "json")
+    )
 
 
 def _simulator(settings: Settings, args: argparse.Namespace) -> int:

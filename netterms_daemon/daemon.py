@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
@@ -13,12 +14,21 @@ import structlog
 from aiohttp import web
 
 from netterms_daemon import __version__
-from netterms_daemon.config import Settings
+from netterms_daemon.bigcommerce.client import BigCommerceClient
+from netterms_daemon.clock import Clock, SystemClock
+from netterms_daemon.config import DatabaseSettings, Settings
 from netterms_daemon.database import create_pool, database_url
+from netterms_daemon.inbox import Inbox
+from netterms_daemon.ledger import Ledger
+from netterms_daemon.membership import Membership
 from netterms_daemon.migrations import latest_version, migrate
+from netterms_daemon.processor import OrderProcessor
+from netterms_daemon.setup import TermsBook, resolve_terms, run_setup
 from netterms_daemon.supervisor import Supervisor
 from netterms_daemon.systemd import Notifier
 from netterms_daemon.web import create_app, database_check
+from netterms_daemon.webhook import WEBHOOK_PATH, WebhookReceiver
+from netterms_daemon.worker import Worker
 
 log = structlog.get_logger(__name__)
 
@@ -30,11 +40,21 @@ POOL_CLOSE_TIMEOUT_S = 5.0
 class Daemon:
     """The running process: pool, HTTP listener and supervised tasks."""
 
-    def __init__(self, settings: Settings, notifier: Notifier | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        notifier: Notifier | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.settings = settings
         self.notifier = notifier or Notifier()
+        self.clock = clock or SystemClock()
         self.stop_requested = asyncio.Event()
         self._stop_reason = "requested"
+        self._url = ""
+        self.client: BigCommerceClient | None = None
+        self.worker: Worker | None = None
+        self.receiver: WebhookReceiver | None = None
 
     def request_stop(self, reason: str) -> None:
         """Ask the daemon to shut down gracefully; safe from a signal handler."""
@@ -53,9 +73,12 @@ class Daemon:
         async with self._database() as pool:
             async with pool.acquire() as connection:
                 await migrate(connection)
+            self._prepare_store(pool)
             runner = await self._serve_http(pool)
             supervisor = Supervisor()
             supervisor.add("systemd.watchdog", self.notifier.run_watchdog)
+            if self.client is not None:
+                supervisor.add("worker", lambda stop: self._run_worker(pool, stop))
 
             self.notifier.notify("READY=1")
             log.info(
@@ -66,20 +89,98 @@ class Daemon:
 
             await self.stop_requested.wait()
             await self._shut_down(runner, supervisor)
+            if self.client is not None:
+                await self.client.close()
 
         log.info("daemon.stopped", reason=self._stop_reason)
+
+    def _prepare_store(self, pool: asyncpg.Pool) -> None:
+        """Set up the store's client and webhook route, if a store is configured."""
+        store = self.settings.bigcommerce
+        if not store.store_hash or store.access_token is None:
+            log.warning(
+                "worker.disabled",
+                reason="no [bigcommerce] store_hash and access_token: no orders are handled",
+            )
+            return
+        self.client = BigCommerceClient.from_settings(store, self.clock)
+        secret = self.settings.webhooks.secret
+        if secret is None:
+            log.warning(
+                "webhook.disabled",
+                reason="no [webhooks] secret: deliveries cannot be authenticated",
+            )
+            return
+        self.receiver = WebhookReceiver(
+            Inbox(pool, store.store_hash),
+            secret=secret.reveal(),
+            secret_header=self.settings.webhooks.secret_header,
+            max_body_bytes=self.settings.webhooks.max_body_bytes,
+        )
+
+    async def _run_worker(self, pool: asyncpg.Pool, stop: asyncio.Event) -> None:
+        """Resolve the terms (setting the store up if asked), then work the inbox."""
+        assert self.client is not None and self.settings.bigcommerce.store_hash
+        book = await self._terms_book()
+        store_hash = self.settings.bigcommerce.store_hash
+        processor = OrderProcessor(
+            client=self.client,
+            ledger=Ledger(pool, store_hash),
+            membership=Membership(
+                pool, self.client, store_hash, self.settings.worker.membership_ttl_s
+            ),
+            book=book,
+            orders=self.settings.orders,
+            clock=self.clock,
+            credit_limits={
+                c.customer_id: c.credit_limit for c in self.settings.credit_limits
+            },
+        )
+        self.worker = Worker(
+            pool,
+            Inbox(pool, store_hash),
+            processor,
+            self.settings.worker,
+            connect=lambda: asyncpg.connect(self._url),
+        )
+        log.info("worker.started", terms=len(book.by_group_id), worker=self.worker.name)
+        await self.worker.run(stop)
+
+    async def _terms_book(self) -> TermsBook:
+        assert self.client is not None
+        if self.settings.webhooks.public_url:
+            report = await run_setup(self.settings, self.client)
+            book = report.book
+        else:
+            book, _ = await resolve_terms(
+                self.settings, self.client, create_missing=False
+            )
+        for missing in book.missing:
+            log.error("terms.group_missing", group=missing, hint="run netterms setup")
+        return book
 
     @contextlib.asynccontextmanager
     async def _database(self) -> AsyncIterator[asyncpg.Pool]:
         async with database_url(self.settings) as url:
-            pool = await create_pool(url, self.settings.database)
+            self._url = url
+            pool = await create_pool(url, self._pool_settings())
             try:
                 yield pool
             finally:
                 await _close_pool(pool)
 
+    def _pool_settings(self) -> DatabaseSettings:
+        """Room for every in-flight event's order lock plus its queries."""
+        database = self.settings.database
+        needed = 2 * self.settings.worker.concurrency + 4
+        if database.pool_max_size >= needed:
+            return database
+        return dataclasses.replace(database, pool_max_size=needed)
+
     async def _serve_http(self, pool: asyncpg.Pool) -> web.AppRunner:
         app = create_app({"database": database_check(pool, latest_version())})
+        if self.receiver is not None:
+            app.router.add_post(WEBHOOK_PATH, self.receiver.handle)
         runner = web.AppRunner(
             app,
             handle_signals=False,
@@ -125,9 +226,11 @@ def install_signal_handlers(daemon: Daemon) -> None:
 
 
 async def run_daemon(
-    settings: Settings, on_ready: Callable[[Daemon], None] | None = None
+    settings: Settings,
+    on_ready: Callable[[Daemon], None] | None = None,
+    clock: Clock | None = None,
 ) -> None:
     """Run the daemon in this process until SIGTERM or SIGINT."""
-    daemon = Daemon(settings)
+    daemon = Daemon(settings, clock=clock)
     install_signal_handlers(daemon)
     await daemon.run(on_ready)

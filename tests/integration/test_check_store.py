@@ -37,6 +37,7 @@ class StandIn:
             }
         ]
         self.blocked: list[dict[str, Any]] = []
+        self.groups: list[dict[str, Any]] = [{"id": 4, "name": "Net30 Wholesale"}]
         self.contract = load_contract()
 
     def app(self) -> web.Application:
@@ -69,7 +70,12 @@ class StandIn:
         )
 
     async def _groups(self, request: web.Request) -> web.Response:
-        return web.Response(status=204)
+        groups = [
+            g for g in self.groups if request.query.get("name") in (None, g["name"])
+        ]
+        if not groups:
+            return web.Response(status=204)
+        return web.json_response(groups)
 
     async def _hooks(self, request: web.Request) -> web.Response:
         meta = {
@@ -106,7 +112,9 @@ def settings_for(database_url: str, api_url: str, tmp_path: Path, **env: str) ->
         "NETTERMS_WEBHOOKS_PUBLIC_URL": PUBLIC_URL,
         "NETTERMS_STATE_DIR": str(tmp_path),
     }
-    return load_settings(None, {**base, **env}, default_config_path=tmp_path / "none")
+    config = tmp_path / "netterms.toml"
+    config.write_text('[[terms]]\ngroup = "Net30 Wholesale"\npolicy = "net 30"\n')
+    return load_settings(config, {**base, **env}, default_config_path=tmp_path / "none")
 
 
 def problems(findings: list[Finding]) -> list[str]:
@@ -133,6 +141,20 @@ async def test_check_all_good(
         "webhooks",
     ]
     assert "America/Chicago" in findings[4].text
+
+
+async def test_check_reports_missing_terms_group(
+    stand_in: tuple[StandIn, str], database_url: str, tmp_path: Path
+) -> None:
+    """A [[terms]] group the store does not have is one line pointing at setup."""
+    store, api_url = stand_in
+    store.groups.clear()
+
+    found = problems(await run_checks(settings_for(database_url, api_url, tmp_path)))
+
+    assert found == [
+        "groups: 'Net30 Wholesale' does not exist in the store; run netterms setup"
+    ]
 
 
 async def test_check_wrong_token_is_one_line(
