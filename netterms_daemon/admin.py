@@ -21,6 +21,7 @@ from netterms_daemon.errors import ConfigError
 from netterms_daemon.inbox import Inbox, InboxEvent
 from netterms_daemon.ledger import Ledger
 from netterms_daemon.setup import run_setup
+from netterms_daemon.terms.schedule import minor_unit
 
 
 def store_hash_of(settings: Settings) -> str:
@@ -138,7 +139,10 @@ async def show_order(
         ("customer", str(tracked.customer_id)),
         ("group", tracked.group_name or "-"),
         ("state", tracked.state),
-        ("amount", f"{tracked.currency} {tracked.amount}"),
+        (
+            "amount",
+            f"{tracked.currency} {tracked.amount.quantize(minor_unit(tracked.currency))}",
+        ),
         ("due date", tracked.due_date.isoformat() if tracked.due_date else "-"),
         ("terms", tracked.explanation or tracked.ignored_reason or "-"),
     ]
