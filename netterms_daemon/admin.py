@@ -141,7 +141,8 @@ async def show_order(
         ("state", tracked.state),
         (
             "amount",
-            f"{tracked.currency} {tracked.amount.quantize(minor_unit(tracked.currency))}",
+            f"{tracked.currency} "
+            f"{tracked.amount.quantize(minor_unit(tracked.currency))}",
         ),
         ("due date", tracked.due_date.isoformat() if tracked.due_date else "-"),
         ("terms", tracked.explanation or tracked.ignored_reason or "-"),

@@ -168,7 +168,8 @@ async def _check_webhooks(
             False,
             "webhooks",
             f"BigCommerce has blocked deliveries to {blocked.destination} for "
-            f"{blocked.time_left_s} s more ({', '.join(blocked.reasons) or 'no reason given'})",
+            f"{blocked.time_left_s} s more "
+            f"({', '.join(blocked.reasons) or 'no reason given'})",
         )
         for blocked in admin.blocked_domains
     ]

@@ -100,7 +100,8 @@ class Daemon:
         if not store.store_hash or store.access_token is None:
             log.warning(
                 "worker.disabled",
-                reason="no [bigcommerce] store_hash and access_token: no orders are handled",
+                reason="no [bigcommerce] store_hash and access_token: "
+                "no orders are handled",
             )
             return
         self.client = BigCommerceClient.from_settings(store, self.clock)

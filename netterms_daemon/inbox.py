@@ -168,7 +168,7 @@ class Inbox:
         await self._execute(_RETRY, event_id, delay_s, error[:2000])
 
     async def defer(self, event_id: int, delay_s: float) -> None:
-        """Not now, through no fault of the event (its order is busy): no attempt spent."""
+        """Not now, through no fault of the event (its order is busy): no try spent."""
         await self._execute(_DEFER, event_id, delay_s)
 
     async def dead_letter(self, event_id: int, error: str) -> None:

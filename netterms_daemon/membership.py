@@ -19,10 +19,12 @@ SELECT customer_group_id, fetched_at FROM customer_groups_cache
 WHERE store_hash = $1 AND customer_id = $2
 """
 _PUT = """
-INSERT INTO customer_groups_cache (store_hash, customer_id, customer_group_id, fetched_at)
+INSERT INTO customer_groups_cache
+    (store_hash, customer_id, customer_group_id, fetched_at)
 VALUES ($1, $2, $3, $4)
 ON CONFLICT (store_hash, customer_id)
-DO UPDATE SET customer_group_id = EXCLUDED.customer_group_id, fetched_at = EXCLUDED.fetched_at
+DO UPDATE SET customer_group_id = EXCLUDED.customer_group_id,
+              fetched_at = EXCLUDED.fetched_at
 """
 _FORGET = "DELETE FROM customer_groups_cache WHERE store_hash = $1 AND customer_id = $2"
 

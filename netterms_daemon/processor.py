@@ -252,7 +252,8 @@ class OrderProcessor:
         unit = minor_unit(order.currency_code)
         reason = (
             f"credit limit {order.currency_code} {limit.quantize(unit)} exceeded: open "
-            f"balance {owed.quantize(unit)} + this order {order.total_inc_tax.quantize(unit)}"
+            f"balance {owed.quantize(unit)} + this order "
+            f"{order.total_inc_tax.quantize(unit)}"
         )
         return CreditDecision(held=True, reason=reason, limit=limit, open_balance=owed)
 
@@ -432,10 +433,10 @@ class OrderProcessor:
 
 def _note_line(schedule: Schedule, credit: CreditDecision) -> str:
     dates = " and ".join(d.due_date.isoformat() for d in schedule.installments)
-    line = f"{NOTE_PREFIX} {schedule.policy}, due {dates} ({schedule.currency} {schedule.total})"
+    terms = f"{schedule.policy}, due {dates} ({schedule.currency} {schedule.total})"
     if credit.held:
-        line = f"{NOTE_PREFIX} ON HOLD, {credit.reason}. Terms if released: {line[len(NOTE_PREFIX) + 1 :]}"
-    return line
+        return f"{NOTE_PREFIX} ON HOLD, {credit.reason}. Terms if released: {terms}"
+    return f"{NOTE_PREFIX} {terms}"
 
 
 def _append(notes: str, line: str) -> str:

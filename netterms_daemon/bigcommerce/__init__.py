@@ -1,4 +1,4 @@
-"""BigCommerce: the API client (client.py), its pacing (ratelimit.py), errors and values.
+"""BigCommerce: the API client, its pacing (ratelimit.py), its errors and values.
 
 Import from the submodules; this package module imports nothing, so that the
 retry policies can name the error classes without an import cycle.

@@ -1,4 +1,4 @@
-"""Typed values parsed from BigCommerce answers: aware datetimes, Decimal money, int ids.
+"""Typed values from BigCommerce answers: aware datetimes, Decimal money, int ids.
 
 Only the fields netterms uses are kept. A parser raises KeyError, TypeError
 or ValueError on a body that is not what the API documents; the client turns

@@ -1,4 +1,4 @@
-"""A simulated BigCommerce store, for tests, the demo and trying netterms without a store.
+"""A simulated BigCommerce store: for tests, the demo, and trying netterms out.
 
 Nothing in the daemon reaches it except through configuration
 (`bigcommerce.api_url`); it is started only on purpose, by `netterms

@@ -1,4 +1,4 @@
-"""How the simulated store answers: BigCommerce's error shapes, paging and query parsing."""
+"""How the simulated store answers: error shapes, paging, query parameters."""
 
 from __future__ import annotations
 
@@ -180,6 +180,7 @@ def sort_key(
     if field_name not in allowed or direction not in ("", "asc", "desc"):
         fail(
             400,
-            f"sort must be one of {', '.join(allowed)} with :asc or :desc, got {raw!r}.",
+            f"sort must be one of {', '.join(allowed)} with :asc or :desc, "
+            f"got {raw!r}.",
         )
     return field_name, direction == "desc"

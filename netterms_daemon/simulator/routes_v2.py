@@ -288,7 +288,8 @@ async def update_order(request: web.Request) -> web.Response:
         if name in _READ_ONLY:
             fail(
                 400,
-                f"The field '{name}' cannot be written to. Please remove it from your request before trying again.",
+                f"The field '{name}' cannot be written to. Please remove it from "
+                "your request before trying again.",
             )
     changes = {k: v for k, v in body.items() if k in _WRITABLE}
     if "status_id" in changes:

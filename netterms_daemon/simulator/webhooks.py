@@ -1,4 +1,4 @@
-"""Webhook delivery as BigCommerce does it: thin payloads, retries, blocks, deactivation.
+"""Webhook delivery as BigCommerce does it: retries, blocked domains, deactivation.
 
 Each event goes to every active hook whose scope matches, as a POST of the
 documented envelope with the hook's custom headers. A delivery that is not

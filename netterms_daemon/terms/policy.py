@@ -107,7 +107,8 @@ class Policy:
 
 _RULE = re.compile(
     r"""^(?:
-        net\s+(?P<net>\d+)(?:\s+(?P<month>eom|end\s+of\s+month|end\s+of\s+next\s+month))?
+        net\s+(?P<net>\d+)
+          (?:\s+(?P<month>eom|end\s+of\s+month|end\s+of\s+next\s+month))?
       | (?:due\s+)?on\s+receipt
       | day\s+(?P<day>\d+)\s+(?:of\s+)?next\s+month(?:\s+cut-?off\s+(?P<cutoff>\d+))?
     )$""",
@@ -131,7 +132,7 @@ def parse_policy(
     holiday_subdivision: str | None = None,
     credit_limit: str | Decimal | None = None,
 ) -> Policy:
-    """Read a policy such as 'net 30', '2/10 net 30 eom', '50% net 30, balance net 60'."""
+    """Read a policy: 'net 30', '2/10 net 30 eom', '50% net 30, balance net 60'."""
     normalised = " ".join(text.lower().split())
     if not normalised:
         raise PolicyError("the policy is empty")
@@ -188,7 +189,8 @@ def _installments(normalised: str, text: str) -> tuple[Installment, ...]:
     last_is_balance = _SHARE.match(parts[-1])
     if last_is_balance is not None and last_is_balance["percent"] and stated != 100:
         raise PolicyError(
-            f"{text!r}: the shares add up to {stated}%; end with 'balance' or make them 100%"
+            f"{text!r}: the shares add up to {stated}%; end with 'balance' "
+            "or make them 100%"
         )
     return tuple(found)
 
@@ -198,7 +200,8 @@ def _rule(part: str, text: str) -> DateRule:
     if match is None:
         raise PolicyError(
             f"{text!r}: {part!r} is not a due-date rule; use 'net N', 'net N eom', "
-            "'net N end of next month', 'day D next month [cutoff C]' or 'due on receipt'"
+            "'net N end of next month', 'day D next month [cutoff C]' "
+            "or 'due on receipt'"
         )
     if match["net"] is not None:
         kind = RuleKind.NET_DAYS
