@@ -1,4 +1,4 @@
-"""`netterms simulator` as a user runs it: a process on loopback, driven like a store."""
+"""`netterms simulator` as a user runs it: a loopback process, driven like a store."""
 
 from __future__ import annotations
 
@@ -78,11 +78,12 @@ def test_simulator_bad_options_are_one_line_each() -> None:
 
 
 def test_daemon_code_never_loads_the_simulator() -> None:
-    """The stand-in is reachable only on purpose: the daemon's modules do not import it."""
+    """The stand-in is reachable only on purpose: daemon modules never import it."""
     probe = (
         "import sys, netterms_daemon.daemon, netterms_daemon.check, "
         "netterms_daemon.bigcommerce.client; "
-        "print(sorted(m for m in sys.modules if m.startswith('netterms_daemon.simulator')))"
+        "print(sorted(m for m in sys.modules "
+        "if m.startswith('netterms_daemon.simulator')))"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe],

@@ -160,7 +160,7 @@ async def test_check_reports_missing_terms_group(
 async def test_check_wrong_token_is_one_line(
     stand_in: tuple[StandIn, str], database_url: str, tmp_path: Path
 ) -> None:
-    """A refused token is one problem line naming the variable to fix, never the token."""
+    """A refused token: one problem line naming the variable to fix, never the token."""
     _, api_url = stand_in
     settings = settings_for(
         database_url,
@@ -241,5 +241,6 @@ async def test_check_store_not_configured(database_url: str, tmp_path: Path) -> 
     found = problems(await run_checks(settings))
 
     assert found == [
-        "store: [bigcommerce] store_hash is not set (or NETTERMS_BIGCOMMERCE_STORE_HASH)"
+        "store: [bigcommerce] store_hash is not set "
+        "(or NETTERMS_BIGCOMMERCE_STORE_HASH)"
     ]

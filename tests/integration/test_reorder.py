@@ -23,7 +23,7 @@ PUTS = "PUT /v2/orders/{order_id}"
 async def test_reordered_status_events_leave_one_effect_each(
     database_url: str, tmp_path: Path
 ) -> None:
-    """Paid then cancelled, events shuffled: the ledger ends as the store ends, one PUT."""
+    """Paid then cancelled, events shuffled: the ledger ends as the store does."""
     async with seeded_store(speed=20) as simulator:
         store_hash = simulator.store.state.store_hash
 

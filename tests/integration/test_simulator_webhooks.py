@@ -1,4 +1,4 @@
-"""Webhook delivery by the simulated store: envelope, headers, retries, blocks, faults."""
+"""Simulated store webhook delivery: envelope, headers, retries, blocks, faults."""
 
 from __future__ import annotations
 
@@ -131,7 +131,7 @@ async def test_status_change_fires_updated_and_status_updated(
 async def test_incomplete_order_fires_created_then_status_update(
     receiver: Receiver,
 ) -> None:
-    """An order placed incomplete (status 0) fires created, and later a status update from 0."""
+    """An incomplete order (status 0) fires created, later a status update from 0."""
     async with running_store() as (simulator, client):
         simulator.store.seed()
         await register(client, receiver.url)
@@ -237,7 +237,7 @@ async def test_hook_deactivated_after_last_retry(receiver: Receiver) -> None:
 
 
 async def test_failing_domain_is_blocked(receiver: Receiver) -> None:
-    """Mostly failing deliveries block the domain; events then wait in the retry queue."""
+    """Mostly failing deliveries block the domain; events wait in the retry queue."""
     receiver.status = 500
     block = BlockPolicy(window_s=120, min_requests=5, min_success=0.9, block_s=180)
     async with running_store(StoreOptions(random_seed=7, block=block)) as (

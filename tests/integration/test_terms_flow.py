@@ -49,7 +49,10 @@ async def tracked_state(
 
 
 async def test_member_order_gets_terms(database_url: str, tmp_path: Path) -> None:
-    """A Net 30 member's order: Awaiting Payment, due date, staff note, metafield, ledger."""
+    """A Net 30 member's order gets terms.
+
+    Awaiting Payment, due date, staff note, metafield and ledger row.
+    """
     async with seeded_store() as simulator:
         settings = daemon_settings(simulator, database_url, tmp_path)
         async with running_daemon(settings):
@@ -104,12 +107,14 @@ async def test_staff_notes_are_appended_never_replaced(
     database_url: str, tmp_path: Path
 ) -> None:
     """What staff wrote stays; the netterms line is added below it."""
-    async with seeded_store() as simulator:
-        async with running_daemon(daemon_settings(simulator, database_url, tmp_path)):
-            await wait_for_hooks(simulator)
-            order_id = place_order(simulator, NET30_MEMBER, "10.00")
-            simulator.store.state.orders[order_id].staff_notes = "Call before delivery"
-            await eventually(lambda: len(note_lines(simulator, order_id)) == 1)
+    async with (
+        seeded_store() as simulator,
+        running_daemon(daemon_settings(simulator, database_url, tmp_path)),
+    ):
+        await wait_for_hooks(simulator)
+        order_id = place_order(simulator, NET30_MEMBER, "10.00")
+        simulator.store.state.orders[order_id].staff_notes = "Call before delivery"
+        await eventually(lambda: len(note_lines(simulator, order_id)) == 1)
 
     notes = simulator.store.state.orders[order_id].staff_notes.splitlines()
     assert notes[0] == "Call before delivery"
@@ -119,20 +124,22 @@ async def test_staff_notes_are_appended_never_replaced(
 async def test_non_members_and_guests_are_untouched(
     database_url: str, tmp_path: Path
 ) -> None:
-    """Orders of other groups and of guests keep their status and are recorded as ignored."""
-    async with seeded_store() as simulator:
-        async with running_daemon(daemon_settings(simulator, database_url, tmp_path)):
-            await wait_for_hooks(simulator)
-            retail = place_order(simulator, RETAIL_CUSTOMER, "50.00")
-            guest = place_order(simulator, 0, "20.00")
-            rows = {
-                order_id: await eventually(
-                    lambda o=order_id: tracked(
-                        database_url, simulator.store.state.store_hash, o
-                    )
+    """Other groups' and guests' orders keep their status, recorded as ignored."""
+    async with (
+        seeded_store() as simulator,
+        running_daemon(daemon_settings(simulator, database_url, tmp_path)),
+    ):
+        await wait_for_hooks(simulator)
+        retail = place_order(simulator, RETAIL_CUSTOMER, "50.00")
+        guest = place_order(simulator, 0, "20.00")
+        rows = {
+            order_id: await eventually(
+                lambda o=order_id: tracked(
+                    database_url, simulator.store.state.store_hash, o
                 )
-                for order_id in (retail, guest)
-            }
+            )
+            for order_id in (retail, guest)
+        }
 
     assert rows[retail].state == "ignored"
     assert rows[retail].ignored_reason == "customer group 2 has no terms"
@@ -174,32 +181,34 @@ async def _all_done(inbox: Inbox) -> bool:
 async def test_payment_cancellation_and_archive_follow_the_store(
     database_url: str, tmp_path: Path
 ) -> None:
-    """Leaving Awaiting Payment for a paid status pays; cancelling or archiving closes."""
-    async with seeded_store() as simulator:
-        async with running_daemon(daemon_settings(simulator, database_url, tmp_path)):
-            await wait_for_hooks(simulator)
-            paid, cancelled, archived = (
-                place_order(simulator, NET30_MEMBER, "10.00") for _ in range(3)
-            )
-            for order_id in (paid, cancelled, archived):
-                await eventually(
-                    lambda o=order_id: _when_state(
-                        database_url, simulator, o, "awaiting_payment"
-                    )
+    """From Awaiting Payment to a paid status pays; cancelling or archiving closes."""
+    async with (
+        seeded_store() as simulator,
+        running_daemon(daemon_settings(simulator, database_url, tmp_path)),
+    ):
+        await wait_for_hooks(simulator)
+        paid, cancelled, archived = (
+            place_order(simulator, NET30_MEMBER, "10.00") for _ in range(3)
+        )
+        for order_id in (paid, cancelled, archived):
+            await eventually(
+                lambda o=order_id: _when_state(
+                    database_url, simulator, o, "awaiting_payment"
                 )
-            async with _merchant(simulator) as merchant:
-                await merchant("PUT", f"/v2/orders/{paid}", {"status_id": 11})
-                await merchant("PUT", f"/v2/orders/{cancelled}", {"status_id": 5})
-                await merchant("DELETE", f"/v2/orders/{archived}", None)
-            paid_row = await eventually(
-                lambda: _when_state(database_url, simulator, paid, "paid")
             )
-            cancelled_row = await eventually(
-                lambda: _when_state(database_url, simulator, cancelled, "closed")
-            )
-            archived_row = await eventually(
-                lambda: _when_state(database_url, simulator, archived, "closed")
-            )
+        async with _merchant(simulator) as merchant:
+            await merchant("PUT", f"/v2/orders/{paid}", {"status_id": 11})
+            await merchant("PUT", f"/v2/orders/{cancelled}", {"status_id": 5})
+            await merchant("DELETE", f"/v2/orders/{archived}", None)
+        paid_row = await eventually(
+            lambda: _when_state(database_url, simulator, paid, "paid")
+        )
+        cancelled_row = await eventually(
+            lambda: _when_state(database_url, simulator, cancelled, "closed")
+        )
+        archived_row = await eventually(
+            lambda: _when_state(database_url, simulator, archived, "closed")
+        )
 
     assert paid_row.paid_at is not None
     assert cancelled_row.closed_reason == "Cancelled"
@@ -234,21 +243,21 @@ def _merchant(simulator: Simulator):  # type: ignore[no-untyped-def]
 async def test_incomplete_order_gets_terms_once_placed(
     database_url: str, tmp_path: Path
 ) -> None:
-    """Created at status 0 nothing happens; the status update away from 0 applies terms."""
-    async with seeded_store() as simulator:
-        async with running_daemon(daemon_settings(simulator, database_url, tmp_path)):
-            await wait_for_hooks(simulator)
-            order_id = place_order(simulator, NET30_MEMBER, "10.00", status_id=0)
-            await asyncio.sleep(0.5)
-            assert await tracked_state(database_url, simulator, order_id) is None
+    """Created at status 0 nothing happens; the update away from 0 applies terms."""
+    async with (
+        seeded_store() as simulator,
+        running_daemon(daemon_settings(simulator, database_url, tmp_path)),
+    ):
+        await wait_for_hooks(simulator)
+        order_id = place_order(simulator, NET30_MEMBER, "10.00", status_id=0)
+        await asyncio.sleep(0.5)
+        assert await tracked_state(database_url, simulator, order_id) is None
 
-            async with _merchant(simulator) as merchant:
-                await merchant("PUT", f"/v2/orders/{order_id}", {"status_id": 11})
-            await eventually(
-                lambda: _when_state(
-                    database_url, simulator, order_id, "awaiting_payment"
-                )
-            )
+        async with _merchant(simulator) as merchant:
+            await merchant("PUT", f"/v2/orders/{order_id}", {"status_id": 11})
+        await eventually(
+            lambda: _when_state(database_url, simulator, order_id, "awaiting_payment")
+        )
 
     assert simulator.store.state.orders[order_id].status_id == 7
 
@@ -256,7 +265,10 @@ async def test_incomplete_order_gets_terms_once_placed(
 async def test_credit_limit_puts_order_on_hold(
     database_url: str, tmp_path: Path
 ) -> None:
-    """An order taking the open balance over the limit is held, with a note and a warning."""
+    """An order taking the open balance over the credit limit is held.
+
+    It gets a note, and a warning is logged.
+    """
     async with seeded_store() as simulator:
         settings = daemon_settings(
             simulator, database_url, tmp_path, credit_limit="150.00"
@@ -296,23 +308,25 @@ async def test_credit_limit_puts_order_on_hold(
 async def test_store_errors_are_retried_until_it_recovers(
     database_url: str, tmp_path: Path
 ) -> None:
-    """Events received while the store answers 500 are processed once it recovers, once."""
-    async with seeded_store() as simulator:
-        async with running_daemon(daemon_settings(simulator, database_url, tmp_path)):
-            await wait_for_hooks(simulator)
-            simulator.store.faults.api_error_rate = 1.0
-            orders = [place_order(simulator, NET30_MEMBER, "10.00") for _ in range(3)]
-            await asyncio.sleep(1.0)
-            assert all(simulator.store.state.orders[o].status_id == 11 for o in orders)
+    """Events received during store 500s are processed once it recovers, once."""
+    async with (
+        seeded_store() as simulator,
+        running_daemon(daemon_settings(simulator, database_url, tmp_path)),
+    ):
+        await wait_for_hooks(simulator)
+        simulator.store.faults.api_error_rate = 1.0
+        orders = [place_order(simulator, NET30_MEMBER, "10.00") for _ in range(3)]
+        await asyncio.sleep(1.0)
+        assert all(simulator.store.state.orders[o].status_id == 11 for o in orders)
 
-            simulator.store.faults.api_error_rate = 0.0
-            for order_id in orders:
-                await eventually(
-                    lambda o=order_id: _when_state(
-                        database_url, simulator, o, "awaiting_payment"
-                    ),
-                    timeout_s=30,
-                )
+        simulator.store.faults.api_error_rate = 0.0
+        for order_id in orders:
+            await eventually(
+                lambda o=order_id: _when_state(
+                    database_url, simulator, o, "awaiting_payment"
+                ),
+                timeout_s=30,
+            )
 
     for order_id in orders:
         assert len(note_lines(simulator, order_id)) == 1
@@ -321,7 +335,7 @@ async def test_store_errors_are_retried_until_it_recovers(
 async def test_two_daemons_process_each_event_once(
     database_url: str, tmp_path: Path
 ) -> None:
-    """Two daemons on one database: every order gets exactly one PUT and one note line."""
+    """Two daemons, one database: each order gets exactly one PUT and one note line."""
     async with seeded_store() as simulator:
         first = daemon_settings(simulator, database_url, tmp_path)
         second = daemon_settings(
@@ -358,7 +372,7 @@ async def test_two_daemons_process_each_event_once(
 async def test_bad_deliveries_are_refused_and_store_nothing(
     database_url: str, tmp_path: Path
 ) -> None:
-    """Unauthenticated, oversized and malformed deliveries get 401/413/400; nothing stored."""
+    """Unauthenticated, oversized, malformed deliveries: 401/413/400, none stored."""
     async with seeded_store() as simulator:
         settings = daemon_settings(simulator, database_url, tmp_path)
         url = settings.webhooks.public_url

@@ -1,4 +1,4 @@
-"""Driving the simulated store over real HTTP, with every exchange checked against the specs."""
+"""Driving the simulated store over HTTP, checking every exchange against the specs."""
 
 from __future__ import annotations
 

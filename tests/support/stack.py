@@ -1,4 +1,4 @@
-"""A whole installation for tests: the simulated store and netterms daemons, real Postgres.
+"""A whole test installation: the simulated store, netterms daemons, real Postgres.
 
 The daemons run in this process but speak to the store over real HTTP, and
 the store delivers webhooks to them over real HTTP, as in production.
@@ -98,7 +98,7 @@ async def running_daemon(settings: Settings) -> AsyncIterator[Daemon]:
 
 @asynccontextmanager
 async def seeded_store(**options: Any) -> AsyncIterator[Simulator]:
-    """A seeded simulated store: group 1 'Net30 Wholesale' (customers 1, 2), 2 'Retail'."""
+    """A seeded store: group 1 'Net30 Wholesale' (customers 1, 2), group 2 'Retail'."""
     async with Simulator(StoreOptions(random_seed=11, **options)) as simulator:
         simulator.store.seed()
         yield simulator

@@ -1,4 +1,4 @@
-"""The BigCommerce client against scripted answers: every call, paging, errors, retries."""
+"""BigCommerce client against scripted answers: every call, paging, errors, retries."""
 
 from __future__ import annotations
 
@@ -120,7 +120,10 @@ async def client(clock: FakeClock) -> AsyncIterator[BigCommerceClient]:
 async def test_every_request_carries_token_accept_and_agent(
     api: FakeApi, client: BigCommerceClient
 ) -> None:
-    """X-Auth-Token and Accept: application/json on every call (v2 answers XML otherwise)."""
+    """Every call sends X-Auth-Token and Accept: application/json.
+
+    Without the Accept header, v2 answers XML.
+    """
     api.reply(
         "GET",
         "/v2/store",
@@ -388,7 +391,7 @@ async def test_order_metafields_list_create_update(
 async def test_order_metafields_in_batches(
     api: FakeApi, client: BigCommerceClient
 ) -> None:
-    """The batch endpoints create and update many orders' metafields in one call each."""
+    """Batch endpoints create and update many orders' metafields in one call each."""
     api.reply(
         "POST",
         "/v3/orders/metafields",
@@ -546,7 +549,7 @@ async def test_client_errors_are_classified_and_not_retried(
     error: type[Exception],
     body: Any,
 ) -> None:
-    """4xx other than 429 fail at once, naming method, path, status and BigCommerce's words."""
+    """Non-429 4xx fail at once, naming method, path, status and BigCommerce's words."""
     api.reply("PUT", "/v2/orders/100", body, status=status)
 
     with pytest.raises(error) as caught:
@@ -708,7 +711,7 @@ async def test_unexpected_body_is_reported(
 async def test_calls_logged_at_debug_without_token(
     api: FakeApi, client: BigCommerceClient
 ) -> None:
-    """Each call is one debug event with method, path, status, duration and quota left."""
+    """Each call is one debug event: method, path, status, duration and quota left."""
     api.reply("GET", "/v2/orders/100", order_json(100))
 
     with capture_logs() as logs:

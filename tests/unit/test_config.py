@@ -300,7 +300,8 @@ holiday_country = "XX"
     problems = problems_of(config=path)
 
     assert problems[0] == (
-        f'[[terms]] #1 (in {path}): name the customer group with group = "..." or group_id'
+        f"[[terms]] #1 (in {path}): "
+        'name the customer group with group = "..." or group_id'
     )
     assert problems[1].startswith(
         f"[[terms]] #2 (in {path}): 'net thirty': 'net thirty' is not"

@@ -91,10 +91,11 @@ scenario = st.fixed_dictionaries(
 @settings(max_examples=60, deadline=None)
 @given(scenario)
 def test_bucket_no_window_exceeds_quota_and_fifo(case: dict[str, object]) -> None:
-    """Under many concurrent callers: at most quota grants in any window, in arrival order."""
+    """Many concurrent callers: at most quota grants per window, in arrival order."""
     quota = int(case["quota"])  # type: ignore[call-overload]
     window_s = float(case["window_s"])  # type: ignore[arg-type]
-    burst = max(1, min(quota - 1, round(quota * float(case["burst_share"]))))  # type: ignore[arg-type]
+    burst_share = float(case["burst_share"])  # type: ignore[arg-type]
+    burst = max(1, min(quota - 1, round(quota * burst_share)))
     arrivals = list(case["arrivals"])  # type: ignore[call-overload]
     calls_each = int(case["calls_each"])  # type: ignore[call-overload]
 
@@ -124,7 +125,8 @@ def test_bucket_following_headers_never_draws_429(
     """With other apps spending part of the quota, the store never counts too many."""
     quota = int(case["quota"])  # type: ignore[call-overload]
     window_s = float(case["window_s"])  # type: ignore[arg-type]
-    burst = max(1, min(quota - 1, round(quota * float(case["burst_share"]))))  # type: ignore[arg-type]
+    burst_share = float(case["burst_share"])  # type: ignore[arg-type]
+    burst = max(1, min(quota - 1, round(quota * burst_share)))
     store = FixedWindowStore(
         quota, window_s, offset_s % window_s, int(quota * others_share)
     )
@@ -146,7 +148,10 @@ def test_bucket_following_headers_never_draws_429(
 
 
 async def test_bucket_burst_then_steady_rate() -> None:
-    """A fresh bucket grants its burst at once, then (quota - burst) / window per second."""
+    """A fresh bucket grants its burst at once, then a steady rate.
+
+    The steady rate is (quota - burst) / window per second.
+    """
     clock = FakeClock()
     bucket = TokenBucket(150, 30.0, 6, clock=clock)
 

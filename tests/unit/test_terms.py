@@ -83,7 +83,7 @@ def test_order_date_is_taken_in_the_store_zone() -> None:
 
 
 def test_order_time_without_offset_is_refused() -> None:
-    """A naive datetime cannot be placed in a zone: that would be slicing, not converting."""
+    """A naive datetime is refused: placing it in a zone would slice, not convert."""
     with pytest.raises(ValueError, match="offset"):
         order_date(datetime(2027, 1, 31, 23, 30), CHICAGO)
 
@@ -111,7 +111,7 @@ def test_installments_split_exactly() -> None:
 
 
 def test_discount_recorded_never_charged() -> None:
-    """2/10 net 30: the full amount stays due; the discount and its deadline are shown."""
+    """2/10 net 30: the full amount stays due; discount and its deadline are shown."""
     schedule = compute_schedule(
         parse_policy("2/10 net 30"),
         at("2027-01-31"),
@@ -253,7 +253,7 @@ amounts = st.decimals(
 def test_property_no_due_date_before_the_order(
     moment: datetime, zone: str, rule: str, rolling: str
 ) -> None:
-    """Without backward rolling no due date precedes the order date in the store's zone."""
+    """Without backward rolling, no due date precedes the store-local order date."""
     schedule = compute_schedule(
         parse_policy(rule, rolling=rolling, holiday_country="US"),
         moment,
