@@ -100,6 +100,12 @@ def _header_name(value: str) -> str | None:
     return f"must be an HTTP header name such as X-Netterms-Secret, got {value!r}"
 
 
+def _day_counts(value: tuple[int, ...]) -> str | None:
+    if all(0 < v <= 3650 for v in value):
+        return None
+    return f"must list day counts such as [7, 30, 60], got {list(value)!r}"
+
+
 def _status_ids(value: tuple[int, ...]) -> str | None:
     if value and all(0 <= v <= 1000 for v in value):
         return None
@@ -188,6 +194,18 @@ class WorkerSettings:
 
 
 @dataclass(frozen=True)
+class ReconcilerSettings:
+    """The periodic pass that catches what webhooks missed and flags overdue orders."""
+
+    interval_s: float = _setting(300.0, _between(0.1, 86400))
+    lookback_days: int = _setting(7, _between(0, 3650))
+    overlap_s: float = _setting(120.0, _between(0, 86400))
+    due_soon_days: int = _setting(3, _between(0, 365))
+    escalation_days: tuple[int, ...] = _setting((7, 30, 60), _day_counts)
+    max_pass_age_s: float = _setting(1200.0, _between(1, 30 * 86400))
+
+
+@dataclass(frozen=True)
 class OrderSettings:
     """Which BigCommerce statuses mean what to netterms (status ids)."""
 
@@ -205,6 +223,7 @@ SECTIONS: dict[str, type[Any]] = {
     "bigcommerce": BigCommerceSettings,
     "webhooks": WebhookSettings,
     "worker": WorkerSettings,
+    "reconciler": ReconcilerSettings,
     "orders": OrderSettings,
 }
 TOP_LEVEL_KEYS = ("state_dir", "terms", "credit_limits")
@@ -246,6 +265,7 @@ class Settings:
     bigcommerce: BigCommerceSettings = field(default_factory=BigCommerceSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
+    reconciler: ReconcilerSettings = field(default_factory=ReconcilerSettings)
     orders: OrderSettings = field(default_factory=OrderSettings)
     terms: tuple[TermsEntry, ...] = ()
     credit_limits: tuple[CustomerCreditLimit, ...] = ()

@@ -23,10 +23,16 @@ from netterms_daemon.ledger import Ledger
 from netterms_daemon.membership import Membership
 from netterms_daemon.migrations import latest_version, migrate
 from netterms_daemon.processor import OrderProcessor
+from netterms_daemon.reconciler import Reconciler, last_success
 from netterms_daemon.setup import TermsBook, resolve_terms, run_setup
 from netterms_daemon.supervisor import Supervisor
 from netterms_daemon.systemd import Notifier
-from netterms_daemon.web import create_app, database_check
+from netterms_daemon.web import (
+    READINESS_TIMEOUT_S,
+    ReadinessCheck,
+    create_app,
+    database_check,
+)
 from netterms_daemon.webhook import WEBHOOK_PATH, WebhookReceiver
 from netterms_daemon.worker import Worker
 
@@ -54,7 +60,11 @@ class Daemon:
         self._url = ""
         self.client: BigCommerceClient | None = None
         self.worker: Worker | None = None
+        self.reconciler: Reconciler | None = None
+        self.processor: OrderProcessor | None = None
         self.receiver: WebhookReceiver | None = None
+        self._processor_lock = asyncio.Lock()
+        self._started_at = time.monotonic()
 
     def request_stop(self, reason: str) -> None:
         """Ask the daemon to shut down gracefully; safe from a signal handler."""
@@ -79,6 +89,9 @@ class Daemon:
             supervisor.add("systemd.watchdog", self.notifier.run_watchdog)
             if self.client is not None:
                 supervisor.add("worker", lambda stop: self._run_worker(pool, stop))
+                supervisor.add(
+                    "reconciler", lambda stop: self._run_reconciler(pool, stop)
+                )
 
             self.notifier.notify("READY=1")
             log.info(
@@ -104,7 +117,8 @@ class Daemon:
                 "no orders are handled",
             )
             return
-        self.client = BigCommerceClient.from_settings(store, self.clock)
+        # Rate limiting runs on real time whatever the business clock does.
+        self.client = BigCommerceClient.from_settings(store)
         secret = self.settings.webhooks.secret
         if secret is None:
             log.warning(
@@ -119,24 +133,42 @@ class Daemon:
             max_body_bytes=self.settings.webhooks.max_body_bytes,
         )
 
+    async def _processor(self, pool: asyncpg.Pool) -> OrderProcessor:
+        """The order processor the worker and the reconciler share, built once."""
+        async with self._processor_lock:
+            if self.processor is None:
+                assert self.client is not None
+                self.processor = build_processor(
+                    self.settings,
+                    self.client,
+                    pool,
+                    await self._terms_book(),
+                    self.clock,
+                )
+        return self.processor
+
+    async def _run_reconciler(self, pool: asyncpg.Pool, stop: asyncio.Event) -> None:
+        """Compete for the reconciler's leadership and pass while leader."""
+        assert self.client is not None and self.settings.bigcommerce.store_hash
+        processor = await self._processor(pool)
+        self.reconciler = Reconciler(
+            pool=pool,
+            client=self.client,
+            processor=processor,
+            ledger=Ledger(pool, self.settings.bigcommerce.store_hash),
+            settings=self.settings.reconciler,
+            clock=self.clock,
+            public_url=self.settings.webhooks.public_url,
+            connect=lambda: asyncpg.connect(self._url),
+        )
+        await self.reconciler.run(stop)
+
     async def _run_worker(self, pool: asyncpg.Pool, stop: asyncio.Event) -> None:
         """Resolve the terms (setting the store up if asked), then work the inbox."""
         assert self.client is not None and self.settings.bigcommerce.store_hash
-        book = await self._terms_book()
         store_hash = self.settings.bigcommerce.store_hash
-        processor = OrderProcessor(
-            client=self.client,
-            ledger=Ledger(pool, store_hash),
-            membership=Membership(
-                pool, self.client, store_hash, self.settings.worker.membership_ttl_s
-            ),
-            book=book,
-            orders=self.settings.orders,
-            clock=self.clock,
-            credit_limits={
-                c.customer_id: c.credit_limit for c in self.settings.credit_limits
-            },
-        )
+        processor = await self._processor(pool)
+        book_size = len(processor.book.by_group_id)
         self.worker = Worker(
             pool,
             Inbox(pool, store_hash),
@@ -144,7 +176,7 @@ class Daemon:
             self.settings.worker,
             connect=lambda: asyncpg.connect(self._url),
         )
-        log.info("worker.started", terms=len(book.by_group_id), worker=self.worker.name)
+        log.info("worker.started", terms=book_size, worker=self.worker.name)
         await self.worker.run(stop)
 
     async def _terms_book(self) -> TermsBook:
@@ -170,6 +202,33 @@ class Daemon:
             finally:
                 await _close_pool(pool)
 
+    def _reconciler_check(self, pool: asyncpg.Pool) -> ReadinessCheck:
+        """Ready while some daemon's reconciler has passed recently enough."""
+        bound_s = self.settings.reconciler.max_pass_age_s
+        store_hash = self.settings.bigcommerce.store_hash or ""
+
+        async def check() -> str | None:
+            try:
+                async with asyncio.timeout(READINESS_TIMEOUT_S):
+                    last = await last_success(pool, store_hash)
+            except (
+                TimeoutError,
+                OSError,
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+            ):
+                return None  # the database check reports this
+            if last is None:
+                if time.monotonic() - self._started_at < bound_s:
+                    return None
+                return f"no reconciler pass has succeeded in {bound_s:g} s"
+            age = (self.clock.now() - last).total_seconds()
+            if age > bound_s:
+                return f"the last reconciler pass succeeded {age:.0f} s ago (bound {bound_s:g} s)"
+            return None
+
+        return check
+
     def _pool_settings(self) -> DatabaseSettings:
         """Room for every in-flight event's order lock plus its queries."""
         database = self.settings.database
@@ -179,7 +238,10 @@ class Daemon:
         return dataclasses.replace(database, pool_max_size=needed)
 
     async def _serve_http(self, pool: asyncpg.Pool) -> web.AppRunner:
-        app = create_app({"database": database_check(pool, latest_version())})
+        checks = {"database": database_check(pool, latest_version())}
+        if self.client is not None and self.settings.bigcommerce.store_hash:
+            checks["reconciler"] = self._reconciler_check(pool)
+        app = create_app(checks)
         if self.receiver is not None:
             app.router.add_post(WEBHOOK_PATH, self.receiver.handle)
         runner = web.AppRunner(
@@ -207,6 +269,29 @@ class Daemon:
         log.info("daemon.stopping", reason=self._stop_reason, grace_s=grace_s)
 
         await asyncio.gather(runner.cleanup(), supervisor.stop(grace_s))
+
+
+def build_processor(
+    settings: Settings,
+    client: BigCommerceClient,
+    pool: asyncpg.Pool,
+    book: TermsBook,
+    clock: Clock,
+) -> OrderProcessor:
+    """The order processor for the configured store."""
+    store_hash = settings.bigcommerce.store_hash
+    assert store_hash, "a store is configured"
+    return OrderProcessor(
+        client=client,
+        ledger=Ledger(pool, store_hash),
+        membership=Membership(
+            pool, client, store_hash, settings.worker.membership_ttl_s
+        ),
+        book=book,
+        orders=settings.orders,
+        clock=clock,
+        credit_limits={c.customer_id: c.credit_limit for c in settings.credit_limits},
+    )
 
 
 async def _close_pool(pool: asyncpg.Pool) -> None:

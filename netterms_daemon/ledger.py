@@ -59,6 +59,9 @@ _CHANGEABLE = {
     "hold_reason",
     "metafield_id",
     "ignored_reason",
+    "overdue_flagged_at",
+    "escalation_days",
+    "due_soon_flagged_at",
 }
 
 
@@ -89,6 +92,8 @@ class TrackedOrder:
     overdue_flagged_at: datetime | None
     paid_at: datetime | None
     closed_at: datetime | None
+    escalation_days: int = 0
+    due_soon_flagged_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> TrackedOrder:
@@ -117,6 +122,8 @@ class TrackedOrder:
             overdue_flagged_at=row["overdue_flagged_at"],
             paid_at=row["paid_at"],
             closed_at=row["closed_at"],
+            escalation_days=row["escalation_days"],
+            due_soon_flagged_at=row["due_soon_flagged_at"],
         )
 
     def view(self) -> dict[str, Any]:
@@ -173,6 +180,7 @@ class Ledger:
     """Tracked orders of one store; the pool is the caller's."""
 
     def __init__(self, pool: asyncpg.Pool, store_hash: str) -> None:
+        self.pool = pool
         self._pool = pool
         self.store_hash = store_hash
 

@@ -32,6 +32,7 @@ from netterms_daemon.inbox import InboxEvent
 from netterms_daemon.ledger import OPEN_STATES, Ledger, NewTrackedOrder, TrackedOrder
 from netterms_daemon.membership import Membership
 from netterms_daemon.setup import ResolvedTerms, TermsBook
+from netterms_daemon.storefacts import remember_time_zone
 from netterms_daemon.terms.schedule import Schedule, compute_schedule, minor_unit
 
 log = structlog.get_logger(__name__)
@@ -93,7 +94,7 @@ class OrderProcessor:
         self._client = client
         self._ledger = ledger
         self._membership = membership
-        self._book = book
+        self.book = book
         self._orders = orders
         self._clock = clock
         self._credit_limits = credit_limits or {}
@@ -109,12 +110,20 @@ class OrderProcessor:
             return "no_resource"
         return await self.handle_order(event.resource_id, actor)
 
-    async def handle_order(self, order_id: int, actor: str) -> str:
-        """Bring netterms' picture of one order up to date with the store."""
-        try:
-            order: Order | None = await self._client.order(order_id)
-        except NotFoundError:
-            order = None
+    async def handle_order(
+        self, order_id: int, actor: str, order: Order | None = None
+    ) -> str:
+        """
+        Bring netterms' picture of one order up to date with the store.
+
+        The order is read unless the caller read it already (the reconciler
+        gets it from a list page, 250 at a time).
+        """
+        if order is None:
+            try:
+                order = await self._client.order(order_id)
+            except NotFoundError:
+                order = None
         tracked = await self._ledger.get(order_id)
 
         if order is None:
@@ -143,7 +152,7 @@ class OrderProcessor:
             group_id = await self._membership.group_of(
                 order.customer_id, self._clock.now()
             )
-            resolved = self._book.for_group(group_id)
+            resolved = self.book.for_group(group_id)
             if resolved is None:
                 reason = (
                     f"customer group {group_id} has no terms"
@@ -156,7 +165,7 @@ class OrderProcessor:
         schedule = compute_schedule(
             resolved.entry.policy,
             order.date_created,
-            await self._store_time_zone(),
+            await self.store_time_zone(),
             order.total_inc_tax,
             order.currency_code,
         )
@@ -268,7 +277,7 @@ class OrderProcessor:
             order = await self._client.update_order(
                 order.id,
                 status_id=status_id,
-                staff_notes=_append(order.staff_notes, note),
+                staff_notes=append_note(order.staff_notes, note),
             )
             await self._ledger.audit(
                 order.id,
@@ -425,9 +434,12 @@ class OrderProcessor:
         )
         log.info("order.closed", order_id=tracked.order_id, reason=reason)
 
-    async def _store_time_zone(self) -> str:
+    async def store_time_zone(self) -> str:
+        """The store's time zone, read once and remembered for reports."""
         if self._time_zone is None:
-            self._time_zone = (await self._client.store_information()).timezone
+            zone = (await self._client.store_information()).timezone
+            await remember_time_zone(self._ledger.pool, self._ledger.store_hash, zone)
+            self._time_zone = zone
         return self._time_zone
 
 
@@ -439,7 +451,7 @@ def _note_line(schedule: Schedule, credit: CreditDecision) -> str:
     return f"{NOTE_PREFIX} {terms}"
 
 
-def _append(notes: str, line: str) -> str:
+def append_note(notes: str, line: str) -> str:
     """Staff notes with one more line; what staff wrote is never replaced."""
     combined = f"{notes.rstrip()}\n{line}" if notes.strip() else line
     if len(combined) > STAFF_NOTES_LIMIT:

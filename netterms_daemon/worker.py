@@ -15,14 +15,14 @@ import asyncio
 import contextlib
 import os
 import socket
-import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 import structlog
 
 from netterms_daemon.config import WorkerSettings
 from netterms_daemon.inbox import NOTIFY_CHANNEL, Inbox, InboxEvent
+from netterms_daemon.locks import order_lock
 from netterms_daemon.processor import OrderProcessor
 
 log = structlog.get_logger(__name__)
@@ -113,7 +113,7 @@ class Worker:
     async def _process(self, event: InboxEvent) -> None:
         structlog.contextvars.bind_contextvars(event_id=event.id, scope=event.scope)
         try:
-            async with self._order_lock(event.resource_id) as got:
+            async with self._lock(event.resource_id) as got:
                 if not got:
                     await self._inbox.defer(event.id, BUSY_ORDER_DELAY_S)
                     return
@@ -128,6 +128,13 @@ class Worker:
             await self._failed(event, exc)
         finally:
             structlog.contextvars.unbind_contextvars("event_id", "scope")
+
+    def _lock(
+        self, resource_id: int | None
+    ) -> contextlib.AbstractAsyncContextManager[bool]:
+        if resource_id is None:
+            return contextlib.nullcontext(True)
+        return order_lock(self._pool, self._inbox.store_hash, resource_id)
 
     async def _failed(self, event: InboxEvent, exc: Exception) -> None:
         error = f"{type(exc).__name__}: {exc}"
@@ -151,22 +158,3 @@ class Worker:
         except (OSError, asyncpg.PostgresError) as db_error:
             # The lease will run out and the event will be claimed again.
             log.warning("webhook.retry_not_recorded", error=str(db_error))
-
-    @contextlib.asynccontextmanager
-    async def _order_lock(self, order_id: int | None) -> AsyncIterator[bool]:
-        """Hold the store-wide lock of one order, or say it is taken."""
-        if order_id is None:
-            yield True
-            return
-        key = zlib.crc32(self._inbox.store_hash.encode()) - 2**31
-        async with self._pool.acquire() as connection:
-            got = await connection.fetchval(
-                "SELECT pg_try_advisory_lock($1, $2)", key, order_id
-            )
-            try:
-                yield bool(got)
-            finally:
-                if got:
-                    await connection.execute(
-                        "SELECT pg_advisory_unlock($1, $2)", key, order_id
-                    )

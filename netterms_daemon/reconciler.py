@@ -1,0 +1,340 @@
+"""The reconciler: make the daemon's picture true again, on a schedule, in one daemon.
+
+Webhooks get lost, merchants mark orders paid in the control panel, due
+dates pass at night. Each pass, run by whichever daemon holds the leader
+lock:
+
+- backfill: orders modified since the stored watermark (less an overlap),
+  read 250 a page and handled exactly as the webhook path handles them,
+  which also notices payment, cancellation and archiving;
+- overdue: open orders past their due date in the store's time zone are
+  flagged once (log, staff note, metafield), and escalated at day counts;
+- due soon: a reminder event a few days before the due date, once;
+- webhooks: deactivated hooks are re-enabled, blocked domains reported.
+
+A pass costs API calls in proportion to what changed, never to the number
+of open orders: a quiet pass is one orders page, the hook list and the
+hooks admin view.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import structlog
+
+from netterms_daemon.bigcommerce.client import BigCommerceClient
+from netterms_daemon.bigcommerce.models import Order
+from netterms_daemon.clock import Clock
+from netterms_daemon.config import ReconcilerSettings
+from netterms_daemon.ledger import Ledger, TrackedOrder
+from netterms_daemon.locks import order_lock, try_leadership
+from netterms_daemon.overdue import due_soon, escalating, newly_overdue
+from netterms_daemon.processor import NOTE_PREFIX, OrderProcessor, append_note
+from netterms_daemon.storefacts import day_in_zone
+
+log = structlog.get_logger(__name__)
+
+WATERMARK_KEY = "orders.watermark"
+LAST_SUCCESS_KEY = "reconciler.last_success"
+_GET_STATE = "SELECT value FROM reconciler_state WHERE store_hash = $1 AND name = $2"
+_PUT_STATE = """
+INSERT INTO reconciler_state (store_hash, name, value, updated_at)
+VALUES ($1, $2, $3::jsonb, now())
+ON CONFLICT (store_hash, name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
+"""
+
+Connect = Callable[[], Awaitable[asyncpg.Connection]]
+
+
+@dataclass
+class PassReport:
+    """What one pass did, for its summary line."""
+
+    changed: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    overdue: int = 0
+    escalated: int = 0
+    due_soon: int = 0
+    reactivated: int = 0
+    blocked_domains: int = 0
+    api_calls: int = 0
+    duration_ms: float = 0.0
+
+    def count(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+class Reconciler:
+    """One store's reconciler; `run` competes for leadership, `run_pass` does one pass."""
+
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool,
+        client: BigCommerceClient,
+        processor: OrderProcessor,
+        ledger: Ledger,
+        settings: ReconcilerSettings,
+        clock: Clock,
+        public_url: str | None,
+        connect: Connect,
+    ) -> None:
+        self._pool = pool
+        self._client = client
+        self._processor = processor
+        self._ledger = ledger
+        self._settings = settings
+        self._clock = clock
+        self._public_url = public_url
+        self._connect = connect
+        self.store_hash = ledger.store_hash
+        self.is_leader = False
+        self.passes = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Compete for leadership until stop; while leader, pass every interval."""
+        while not stop.is_set():
+            connection = await self._connect()
+            try:
+                if await try_leadership(connection, self.store_hash):
+                    await self._lead(connection, stop)
+            finally:
+                self.is_leader = False
+                with contextlib.suppress(Exception):
+                    await connection.close()
+            await _wait(stop, self._settings.interval_s)
+
+    async def _lead(self, connection: asyncpg.Connection, stop: asyncio.Event) -> None:
+        self.is_leader = True
+        log.info("reconciler.leader_acquired", store_hash=self.store_hash)
+        while not stop.is_set():
+            await self._guarded_pass()
+            if await _wait(stop, self._settings.interval_s):
+                return
+            if not await _alive(connection):
+                log.warning("reconciler.leadership_lost")
+                return
+
+    async def _guarded_pass(self) -> None:
+        try:
+            await self.run_pass()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("reconciler.failed", error=f"{type(exc).__name__}: {exc}")
+
+    async def run_pass(self, actor: str = "reconciler") -> PassReport:
+        """One pass: backfill, overdue, due soon, webhooks; then a summary line."""
+        started = time.monotonic()
+        calls_before = self._client.calls
+        report = PassReport()
+
+        await self._backfill(report, actor)
+        today = day_in_zone(self._clock.now(), await self._processor.store_time_zone())
+        await self._flag_overdue(today, report, actor)
+        await self._escalate(today, report)
+        await self._remind_due_soon(today, report, actor)
+        await self._check_webhooks(report)
+
+        report.api_calls = self._client.calls - calls_before
+        report.duration_ms = round((time.monotonic() - started) * 1000, 1)
+        await self._put_state(LAST_SUCCESS_KEY, self._clock.now().isoformat())
+        self.passes += 1
+        log.info(
+            "reconciler.pass",
+            changed=report.changed,
+            outcomes=report.outcomes,
+            overdue=report.overdue,
+            escalated=report.escalated,
+            due_soon=report.due_soon,
+            reactivated=report.reactivated,
+            blocked_domains=report.blocked_domains,
+            api_calls=report.api_calls,
+            duration_ms=report.duration_ms,
+        )
+        return report
+
+    async def _backfill(self, report: PassReport, actor: str) -> None:
+        """Handle every order modified since the watermark, as a webhook would."""
+        watermark = await self._watermark()
+        since = watermark - timedelta(seconds=self._settings.overlap_s)
+        newest = watermark
+        async for order in self._client.orders(modified_since=since):
+            report.changed += 1
+            report.count(await self._handle(order, actor))
+            newest = max(newest, order.date_modified)
+        if newest > watermark:
+            await self._put_state(WATERMARK_KEY, newest.isoformat())
+
+    async def _handle(self, order: Order, actor: str) -> str:
+        async with order_lock(self._pool, self.store_hash, order.id) as got:
+            if not got:
+                # A worker holds it right now; it reads the order itself.
+                return "busy"
+            return await self._processor.handle_order(order.id, actor, order=order)
+
+    async def _watermark(self) -> datetime:
+        stored = await self._get_state(WATERMARK_KEY)
+        if stored is not None:
+            return datetime.fromisoformat(str(stored))
+        # The first pass ever looks back a while; older history is for backfill.
+        return self._clock.now() - timedelta(days=self._settings.lookback_days)
+
+    async def _flag_overdue(self, today: date, report: PassReport, actor: str) -> None:
+        flagged = await newly_overdue(self._pool, self.store_hash, today)
+        values: dict[int, str] = {}
+        for tracked in flagged:
+            if await self._mark_overdue(tracked, today, actor):
+                report.overdue += 1
+                if tracked.metafield_id is not None and tracked.schedule is not None:
+                    overdue_since = (tracked.due_date or today) + timedelta(days=1)
+                    marked = {
+                        **tracked.schedule,
+                        "overdue_since": overdue_since.isoformat(),
+                    }
+                    values[tracked.metafield_id] = json.dumps(marked, sort_keys=True)
+        if values:
+            await self._client.update_order_metafields(values)
+
+    async def _mark_overdue(
+        self, tracked: TrackedOrder, today: date, actor: str
+    ) -> bool:
+        due = tracked.due_date or today
+        line = (
+            f"{NOTE_PREFIX} OVERDUE since {due + timedelta(days=1)}, "
+            f"{tracked.currency} {tracked.amount:.2f} unpaid"
+        )
+        async with order_lock(self._pool, self.store_hash, tracked.order_id) as got:
+            if not got:
+                return False
+            order = await self._client.order(tracked.order_id)
+            if line not in order.staff_notes:
+                await self._client.update_order(
+                    tracked.order_id, staff_notes=append_note(order.staff_notes, line)
+                )
+            await self._ledger.update(
+                tracked.order_id,
+                {"overdue_flagged_at": self._clock.now()},
+                actor=actor,
+                action="order.overdue",
+                at=self._clock.now(),
+            )
+        log.warning(
+            "order.overdue",
+            order_id=tracked.order_id,
+            customer_id=tracked.customer_id,
+            amount=str(tracked.amount),
+            currency=tracked.currency,
+            due_date=due.isoformat(),
+            days_overdue=(today - due).days,
+        )
+        return True
+
+    async def _escalate(self, today: date, report: PassReport) -> None:
+        for step in sorted(self._settings.escalation_days, reverse=True):
+            for tracked in await escalating(self._pool, self.store_hash, today, step):
+                due = tracked.due_date or today
+                await self._ledger.update(
+                    tracked.order_id,
+                    {"escalation_days": step},
+                    actor="reconciler",
+                    action="order.overdue_escalated",
+                    at=self._clock.now(),
+                )
+                report.escalated += 1
+                log.warning(
+                    "order.overdue_escalated",
+                    order_id=tracked.order_id,
+                    customer_id=tracked.customer_id,
+                    amount=str(tracked.amount),
+                    currency=tracked.currency,
+                    due_date=due.isoformat(),
+                    days_overdue=(today - due).days,
+                    step_days=step,
+                )
+
+    async def _remind_due_soon(
+        self, today: date, report: PassReport, actor: str
+    ) -> None:
+        days = self._settings.due_soon_days
+        for tracked in await due_soon(self._pool, self.store_hash, today, days):
+            await self._ledger.update(
+                tracked.order_id,
+                {"due_soon_flagged_at": self._clock.now()},
+                actor=actor,
+                action="order.due_soon",
+                at=self._clock.now(),
+            )
+            report.due_soon += 1
+            log.info(
+                "order.due_soon",
+                order_id=tracked.order_id,
+                customer_id=tracked.customer_id,
+                amount=str(tracked.amount),
+                currency=tracked.currency,
+                due_date=tracked.due_date.isoformat() if tracked.due_date else None,
+            )
+
+    async def _check_webhooks(self, report: PassReport) -> None:
+        if not self._public_url:
+            return
+        for hook in await self._client.webhooks():
+            if hook.destination == self._public_url and not hook.is_active:
+                await self._client.reactivate_webhook(hook.id)
+                report.reactivated += 1
+                log.warning("webhook.reactivated", hook_id=hook.id, scope=hook.scope)
+        admin = await self._client.hooks_admin()
+        for blocked in admin.blocked_domains:
+            report.blocked_domains += 1
+            log.error(
+                "webhook.domain_blocked",
+                destination=blocked.destination,
+                time_left_s=blocked.time_left_s,
+                reasons=list(blocked.reasons),
+            )
+
+    async def _get_state(self, name: str) -> Any:
+        async with self._pool.acquire() as connection:
+            raw = await connection.fetchval(_GET_STATE, self.store_hash, name)
+        return json.loads(raw) if isinstance(raw, str) else raw
+
+    async def _put_state(self, name: str, value: Any) -> None:
+        async with self._pool.acquire() as connection:
+            await connection.execute(
+                _PUT_STATE, self.store_hash, name, json.dumps(value)
+            )
+
+
+async def last_success(pool: asyncpg.Pool, store_hash: str) -> datetime | None:
+    """When the leader last finished a pass, for /readyz."""
+    async with pool.acquire() as connection:
+        raw = await connection.fetchval(_GET_STATE, store_hash, LAST_SUCCESS_KEY)
+    if raw is None:
+        return None
+    return datetime.fromisoformat(json.loads(raw) if isinstance(raw, str) else raw)
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep, or return True at once when stop is set."""
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def _alive(connection: asyncpg.Connection) -> bool:
+    try:
+        await asyncio.wait_for(connection.fetchval("SELECT 1"), timeout=5)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return False
+    return True
