@@ -13,15 +13,33 @@ from datetime import datetime
 from typing import TextIO
 
 import asyncpg
+import structlog
 
+from netterms_daemon.backfill import Backfill
 from netterms_daemon.bigcommerce.client import BigCommerceClient
+from netterms_daemon.clock import SystemClock
 from netterms_daemon.config import Settings
+from netterms_daemon.daemon import build_processor
 from netterms_daemon.database import create_pool, database_url
 from netterms_daemon.errors import ConfigError
 from netterms_daemon.inbox import Inbox, InboxEvent
 from netterms_daemon.ledger import Ledger
-from netterms_daemon.setup import run_setup
+from netterms_daemon.migrations import migrate
+from netterms_daemon.processor import OrderProcessor
+from netterms_daemon.reconciler import Reconciler
+from netterms_daemon.reports import (
+    aging,
+    list_orders,
+    render_aging,
+    render_orders,
+    render_statement,
+    statement,
+)
+from netterms_daemon.setup import resolve_terms, run_setup
+from netterms_daemon.storefacts import store_today
 from netterms_daemon.terms.schedule import minor_unit
+
+log = structlog.get_logger(__name__)
 
 
 def store_hash_of(settings: Settings) -> str:
@@ -35,10 +53,17 @@ def store_hash_of(settings: Settings) -> str:
 
 @contextlib.asynccontextmanager
 async def opened_pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
-    """A small pool on the configured or embedded database, for one command."""
+    """
+    A small pool on the configured or embedded database, for one command.
+
+    The schema is brought up to date first (it is idempotent and cheap), so a
+    command run before the daemon ever started finds its tables.
+    """
     async with database_url(settings) as url:
         pool = await create_pool(url, settings.database)
         try:
+            async with pool.acquire() as connection:
+                await migrate(connection)
             yield pool
         finally:
             await pool.close()
@@ -191,3 +216,112 @@ def _table(headers: list[str], rows: list[list[str]], out: TextIO) -> None:
         )
     if not rows:
         print("(none)", file=out)
+
+
+async def report_aging(settings: Settings, fmt: str, out: TextIO) -> int:
+    """Print the aging report."""
+    store_hash = store_hash_of(settings)
+    async with opened_pool(settings) as pool:
+        today = await store_today(pool, store_hash, SystemClock().now())
+        report = await aging(pool, store_hash, today)
+    print(render_aging(report, fmt), file=out)
+    return 0
+
+
+async def orders_report(
+    settings: Settings,
+    state: str | None,
+    customer_id: int | None,
+    limit: int,
+    fmt: str,
+    out: TextIO,
+) -> int:
+    """Print tracked orders, optionally in one state or of one customer."""
+    store_hash = store_hash_of(settings)
+    async with opened_pool(settings) as pool:
+        today = await store_today(pool, store_hash, SystemClock().now())
+        lines = await list_orders(
+            pool, store_hash, today, state=state, customer_id=customer_id, limit=limit
+        )
+    print(render_orders(lines, fmt), file=out)
+    return 0
+
+
+async def customer_statement(
+    settings: Settings, customer_id: int, paid_within_days: int, fmt: str, out: TextIO
+) -> int:
+    """Print one customer's statement."""
+    store_hash = store_hash_of(settings)
+    async with opened_pool(settings) as pool:
+        today = await store_today(pool, store_hash, SystemClock().now())
+        found = await statement(
+            pool, store_hash, customer_id, today, paid_within_days=paid_within_days
+        )
+    print(render_statement(found, fmt), file=out)
+    return 0
+
+
+@contextlib.asynccontextmanager
+async def store_tools(
+    settings: Settings,
+) -> AsyncIterator[tuple[asyncpg.Pool, BigCommerceClient, OrderProcessor]]:
+    """The pool, client and order processor a one-off command needs."""
+    store_hash_of(settings)
+    async with (
+        opened_pool(settings) as pool,
+        BigCommerceClient.from_settings(settings.bigcommerce) as client,
+    ):
+        book, _ = await resolve_terms(settings, client, create_missing=False)
+        for missing in book.missing:
+            log.error("terms.group_missing", group=missing, hint="run netterms setup")
+        yield pool, client, build_processor(settings, client, pool, book, SystemClock())
+
+
+async def reconcile_once(settings: Settings, out: TextIO) -> int:
+    """Run one reconciler pass now, whoever leads, and print its summary."""
+    store_hash = store_hash_of(settings)
+    async with store_tools(settings) as (pool, client, processor):
+        reconciler = Reconciler(
+            pool=pool,
+            client=client,
+            processor=processor,
+            ledger=Ledger(pool, store_hash),
+            settings=settings.reconciler,
+            clock=SystemClock(),
+            public_url=settings.webhooks.public_url,
+            connect=_single_pass_only,
+        )
+        report = await reconciler.run_pass(actor="cli")
+    print(
+        f"{report.changed} orders changed since the last pass "
+        f"({', '.join(f'{n} {k}' for k, n in sorted(report.outcomes.items())) or 'none'}); "
+        f"{report.overdue} newly overdue, {report.escalated} escalated, "
+        f"{report.due_soon} due soon, {report.reactivated} webhooks re-enabled; "
+        f"{report.api_calls} API calls in {report.duration_ms:.0f} ms",
+        file=out,
+    )
+    return 0
+
+
+async def _single_pass_only() -> asyncpg.Connection:
+    raise RuntimeError("a single pass competes for no leadership")
+
+
+async def run_backfill(
+    settings: Settings, since: datetime, dry_run: bool, out: TextIO
+) -> int:
+    """Bring in the orders created since a date, or show what that would do."""
+    store_hash = store_hash_of(settings)
+    async with store_tools(settings) as (pool, client, processor):
+        outcomes = await Backfill(
+            pool=pool,
+            client=client,
+            processor=processor,
+            store_hash=store_hash,
+            since=since,
+            dry_run=dry_run,
+            out=out,
+        ).run()
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())) or "no orders"
+    print(f"{'would do' if dry_run else 'done'}: {summary}", file=out)
+    return 0

@@ -8,13 +8,25 @@ import signal
 import sys
 import zoneinfo
 from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import NoReturn
 
+import asyncpg
 import structlog
 
 from netterms_daemon import __version__
-from netterms_daemon.admin import list_events, replay_events, setup_store, show_order
+from netterms_daemon.admin import (
+    customer_statement,
+    list_events,
+    orders_report,
+    reconcile_once,
+    replay_events,
+    report_aging,
+    run_backfill,
+    setup_store,
+    show_order,
+)
 from netterms_daemon.check import run_checks
 from netterms_daemon.config import Secret, Settings, load_settings
 from netterms_daemon.daemon import Daemon, run_daemon
@@ -25,6 +37,7 @@ from netterms_daemon.logs import configure_logging
 from netterms_daemon.migrations import migrate
 from netterms_daemon.preview import add_arguments as add_preview_arguments
 from netterms_daemon.preview import run_preview
+from netterms_daemon.reports import ORDER_STATES, STATEMENT_FORMATS, TABLE_FORMATS
 
 log = structlog.get_logger(__name__)
 
@@ -115,7 +128,19 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--dead", action="store_true", help="every dead-lettered event")
     replay.set_defaults(handler=_events_replay)
 
-    orders = add("orders", _no_subcommand, "tracked orders")
+    orders = add(
+        "orders",
+        _orders_list,
+        "list tracked orders (or: orders show ID for one order's history)",
+    )
+    orders.add_argument(
+        "--state", choices=ORDER_STATES, help="only orders in this state"
+    )
+    orders.add_argument(
+        "--customer", type=int, metavar="ID", help="only this customer's"
+    )
+    orders.add_argument("--limit", type=int, default=1000, help="at most this many")
+    orders.add_argument("--format", choices=TABLE_FORMATS, default="table")
     orders_commands = orders.add_subparsers(
         dest="orders_command", metavar="SUBCOMMAND", parser_class=_Parser
     )
@@ -125,6 +150,45 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("order_id", type=int, help="the BigCommerce order id")
     show.add_argument("--format", choices=("text", "json"), default="text")
     show.set_defaults(handler=_orders_show)
+
+    report = add("report", _no_subcommand, "reports from netterms' own records")
+    report_commands = report.add_subparsers(
+        dest="report_command", metavar="SUBCOMMAND", parser_class=_Parser
+    )
+    aging_report = report_commands.add_parser(
+        "aging",
+        parents=[common],
+        help="open balances by days past due, per customer and currency",
+    )
+    aging_report.add_argument("--format", choices=TABLE_FORMATS, default="table")
+    aging_report.set_defaults(handler=_report_aging)
+
+    statement_command = add("statement", _statement, "one customer's statement")
+    statement_command.add_argument("customer_id", type=int, help="the customer's id")
+    statement_command.add_argument(
+        "--paid-within-days", type=int, default=90, help="paid orders shown (days)"
+    )
+    statement_command.add_argument(
+        "--format", choices=STATEMENT_FORMATS, default="text"
+    )
+
+    reconcile = add("reconcile", _reconcile, "run one reconciler pass now")
+    reconcile.add_argument(
+        "--once", action="store_true", required=True, help="one pass, then exit"
+    )
+
+    backfill = add(
+        "backfill",
+        _backfill,
+        "handle the orders created since a date, as webhooks would have",
+    )
+    backfill.add_argument(
+        "--since", required=True, type=_date_arg, metavar="YYYY-MM-DD",
+        help="orders created on or after this day (UTC)",
+    )  # fmt: skip
+    backfill.add_argument(
+        "--dry-run", action="store_true", help="say what would change, change nothing"
+    )
 
     simulator = add(
         "simulator",
@@ -194,6 +258,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        log.error(f"{args.command}.failed", error=f"{type(exc).__name__}: {exc}")
+        print(f"netterms {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:
+        log.exception(f"{args.command}.crashed")
+        print(
+            f"netterms {args.command}: unexpected {type(exc).__name__}: {exc} "
+            "(the log has the details)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
 
 
 def _secrets(settings: Settings) -> list[str]:
@@ -254,6 +330,48 @@ def _events_list(settings: Settings, args: argparse.Namespace) -> int:
 
 def _events_replay(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(replay_events(settings, args.event_id, args.dead, sys.stdout))
+
+
+def _date_arg(raw: str) -> datetime:
+    try:
+        return datetime.combine(
+            date.fromisoformat(raw), datetime.min.time(), tzinfo=UTC
+        )
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{raw!r} is not a date such as 2026-01-31"
+        ) from None
+
+
+def _orders_list(settings: Settings, args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        print("netterms orders: --limit must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    return asyncio.run(
+        orders_report(
+            settings, args.state, args.customer, args.limit, args.format, sys.stdout
+        )
+    )
+
+
+def _report_aging(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(report_aging(settings, args.format, sys.stdout))
+
+
+def _statement(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(
+        customer_statement(
+            settings, args.customer_id, args.paid_within_days, args.format, sys.stdout
+        )
+    )
+
+
+def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(reconcile_once(settings, sys.stdout))
+
+
+def _backfill(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(run_backfill(settings, args.since, args.dry_run, sys.stdout))
 
 
 def _orders_show(settings: Settings, args: argparse.Namespace) -> int:

@@ -44,7 +44,9 @@ class Membership:
         self._store_hash = store_hash
         self._ttl = timedelta(seconds=ttl_s)
 
-    async def group_of(self, customer_id: int, now: datetime) -> int | None:
+    async def group_of(
+        self, customer_id: int, now: datetime, *, remember: bool = True
+    ) -> int | None:
         """The customer's group now (None: no group, or no such customer)."""
         async with self._pool.acquire() as connection:
             row = await connection.fetchrow(_GET, self._store_hash, customer_id)
@@ -54,6 +56,8 @@ class Membership:
 
         found = await self._client.customers([customer_id])
         group = found[0].customer_group_id if found else None
+        if not remember:
+            return group
         async with self._pool.acquire() as connection:
             await connection.execute(_PUT, self._store_hash, customer_id, group, now)
         return group

@@ -135,9 +135,39 @@ class OrderProcessor:
             tracked = await self._first_sight(order, actor)
             if tracked is None:
                 return "waiting"
+            if tracked.state == "ignored":
+                return "ignored"
         if tracked.state == "applying":
             return await self._apply(order, tracked, actor)
         return await self._follow(order, tracked, actor)
+
+    async def describe_decision(self, order: Order) -> str:
+        """What handling this order would do, changing nothing (backfill --dry-run)."""
+        tracked = await self._ledger.get(order.id)
+        if tracked is not None:
+            return f"already tracked ({tracked.state})"
+        if order.status_id == INCOMPLETE and not order.is_deleted:
+            return "incomplete: would wait for checkout to finish"
+        reason = self._not_new_because(order)
+        if reason is not None:
+            return f"would ignore: {reason}"
+        group_id = await self._membership.group_of(
+            order.customer_id, self._clock.now(), remember=False
+        )
+        resolved = self.book.for_group(group_id)
+        if resolved is None:
+            return f"would ignore: customer group {group_id or 'none'} has no terms"
+        schedule = compute_schedule(
+            resolved.entry.policy,
+            order.date_created,
+            await self.store_time_zone(),
+            order.total_inc_tax,
+            order.currency_code,
+        )
+        credit = await self._credit(order, resolved)
+        if credit.held:
+            return f"would hold: {credit.reason}"
+        return f"would apply {schedule.explanation}"
 
     async def _first_sight(self, order: Order, actor: str) -> TrackedOrder | None:
         """Decide what an order netterms has never recorded gets."""
