@@ -29,7 +29,7 @@ from netterms_daemon.admin import (
 )
 from netterms_daemon.check import run_checks
 from netterms_daemon.config import Secret, Settings, load_settings
-from netterms_daemon.daemon import Daemon, run_daemon
+from netterms_daemon.daemon import run_daemon
 from netterms_daemon.database import create_pool, database_url
 from netterms_daemon.errors import ConfigError, NettermsError
 from netterms_daemon.inbox import STATES
@@ -219,10 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         help="store seconds per real second (webhook retries, dates)",
     )
-    add(
+    demo = add(
         "demo",
         _demo,
-        "run the daemon on embedded defaults under <state dir>/demo until Ctrl-C",
+        "play a few months of net terms on a simulated store, then show the aging",
+    )
+    demo.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="leave the store and the daemon up afterwards, and print URLs to try",
     )
     return parser
 
@@ -443,23 +448,25 @@ def _simulator_problems(args: argparse.Namespace) -> list[str]:
 
 
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
-    demo = Settings(
-        state_dir=settings.state_dir / "demo",
-        http=settings.http,
-        log=settings.log,
-        daemon=settings.daemon,
-    )
-    base = f"http://{demo.http.host}:{demo.http.port}"
+    from netterms_daemon.demo import run_demo
 
-    def announce(daemon: Daemon) -> None:
-        print(
-            f"netterms {__version__} is running on an embedded PostgreSQL under "
-            f"{demo.state_dir}\n"
-            f"  liveness:  curl {base}/healthz\n"
-            f"  readiness: curl {base}/readyz\n"
-            "Press Ctrl-C to stop.",
-            flush=True,
-        )
+    # The story goes to stdout; only errors belong beside it on a terminal.
+    if settings.log.level != "debug":
+        configure_logging("error", settings.log.format, secrets=_secrets(settings))
 
-    asyncio.run(run_daemon(demo, on_ready=announce))
-    return EXIT_OK
+    async def play() -> int:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, _cancel, task)
+        return await run_demo(settings, args.keep_running, sys.stdout)
+
+    try:
+        return asyncio.run(play())
+    except asyncio.CancelledError:
+        return EXIT_OK
+
+
+def _cancel(task: asyncio.Task[int] | None) -> None:
+    if task is not None:
+        task.cancel()

@@ -21,6 +21,7 @@ from netterms_daemon.database import create_pool, database_url
 from netterms_daemon.inbox import Inbox
 from netterms_daemon.ledger import Ledger
 from netterms_daemon.membership import Membership
+from netterms_daemon.metrics import Metrics
 from netterms_daemon.migrations import latest_version, migrate
 from netterms_daemon.processor import OrderProcessor
 from netterms_daemon.reconciler import Reconciler, last_success
@@ -242,6 +243,10 @@ class Daemon:
         if self.client is not None and self.settings.bigcommerce.store_hash:
             checks["reconciler"] = self._reconciler_check(pool)
         app = create_app(checks)
+        metrics = Metrics(
+            self, pool, self.settings.bigcommerce.store_hash, self.clock.now
+        )
+        app.router.add_get("/metrics", metrics.handle)
         if self.receiver is not None:
             app.router.add_post(WEBHOOK_PATH, self.receiver.handle)
         runner = web.AppRunner(

@@ -99,6 +99,8 @@ class Reconciler:
         self.store_hash = ledger.store_hash
         self.is_leader = False
         self.passes = 0
+        self.last_pass_s = 0.0
+        self.failures = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Compete for leadership until stop; while leader, pass every interval."""
@@ -130,6 +132,7 @@ class Reconciler:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            self.failures += 1
             log.error("reconciler.failed", error=f"{type(exc).__name__}: {exc}")
 
     async def run_pass(self, actor: str = "reconciler") -> PassReport:
@@ -149,6 +152,7 @@ class Reconciler:
         report.duration_ms = round((time.monotonic() - started) * 1000, 1)
         await self._put_state(LAST_SUCCESS_KEY, self._clock.now().isoformat())
         self.passes += 1
+        self.last_pass_s = report.duration_ms / 1000
         log.info(
             "reconciler.pass",
             changed=report.changed,

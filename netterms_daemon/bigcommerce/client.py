@@ -110,6 +110,8 @@ class BigCommerceClient:
         self._in_flight = 0
         self._retry = retry or ApiRetryPolicy()
         self.calls = 0
+        self.throttled = 0
+        self.waited_s = 0.0
 
     @classmethod
     def from_settings(
@@ -563,6 +565,7 @@ class BigCommerceClient:
         """Send once: wait for a token and a slot, then map the answer."""
         full_path = f"/{version}{path}"
         waited = await self.bucket.acquire()
+        self.waited_s += waited
         if waited > RATE_LIMIT_LOG_THRESHOLD_S:
             log.info(
                 "bigcommerce.rate_limited", wait_s=round(waited, 2), path=full_path
@@ -628,6 +631,7 @@ class BigCommerceClient:
         self, method: str, path: str, status: int, quota: RateLimitHeaders, raw: bytes
     ) -> Answer:
         if status == 429:
+            self.throttled += 1
             pause = quota.pause_s
             self.bucket.pause(pause if pause is not None else UNKNOWN_PAUSE_S)
             log.warning("bigcommerce.throttled", path=path, pause_s=pause)
