@@ -279,7 +279,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _secrets(settings: Settings) -> list[str]:
     found = []
-    for section in (settings.database, settings.bigcommerce, settings.webhooks):
+    for section in (
+        settings.database,
+        settings.bigcommerce,
+        settings.webhooks,
+        settings.api,
+    ):
         for value in vars(section).values():
             if isinstance(value, Secret):
                 found.append(value.reveal())

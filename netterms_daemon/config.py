@@ -180,6 +180,20 @@ class WebhookSettings:
     max_body_bytes: int = _setting(256 * 1024, _between(1024, 16 * 1024 * 1024))
 
 
+def _api_token(value: Secret) -> str | None:
+    token = value.reveal()
+    if len(token) < 16 or token != token.strip() or any(c.isspace() for c in token):
+        return "must be at least 16 characters with no spaces"
+    return None
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """The read-only admin API under /api/v1/: served only with a token."""
+
+    token: Secret | None = _setting(None, _api_token)
+
+
 @dataclass(frozen=True)
 class WorkerSettings:
     """The inbox worker: how many events at once, how often, how patiently."""
@@ -222,6 +236,7 @@ SECTIONS: dict[str, type[Any]] = {
     "daemon": DaemonSettings,
     "bigcommerce": BigCommerceSettings,
     "webhooks": WebhookSettings,
+    "api": ApiSettings,
     "worker": WorkerSettings,
     "reconciler": ReconcilerSettings,
     "orders": OrderSettings,
@@ -264,6 +279,7 @@ class Settings:
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     bigcommerce: BigCommerceSettings = field(default_factory=BigCommerceSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     reconciler: ReconcilerSettings = field(default_factory=ReconcilerSettings)
     orders: OrderSettings = field(default_factory=OrderSettings)

@@ -14,6 +14,7 @@ import structlog
 from aiohttp import web
 
 from netterms_daemon import __version__
+from netterms_daemon.api import add_api_routes
 from netterms_daemon.bigcommerce.client import BigCommerceClient
 from netterms_daemon.clock import Clock, SystemClock
 from netterms_daemon.config import DatabaseSettings, Settings
@@ -23,6 +24,7 @@ from netterms_daemon.ledger import Ledger
 from netterms_daemon.membership import Membership
 from netterms_daemon.metrics import Metrics
 from netterms_daemon.migrations import latest_version, migrate
+from netterms_daemon.openapi import API_PREFIX
 from netterms_daemon.processor import OrderProcessor
 from netterms_daemon.reconciler import Reconciler, last_success
 from netterms_daemon.setup import TermsBook, resolve_terms, run_setup
@@ -230,6 +232,25 @@ class Daemon:
 
         return check
 
+    def _add_api(self, app: web.Application, pool: asyncpg.Pool) -> None:
+        """Serve the admin API when a token and a store are configured."""
+        token = self.settings.api.token
+        store_hash = self.settings.bigcommerce.store_hash
+        if token is None:
+            log.info("api.disabled", reason="no [api] token")
+            return
+        if not store_hash:
+            log.warning("api.disabled", reason="no [bigcommerce] store_hash")
+            return
+        add_api_routes(
+            app,
+            pool=pool,
+            store_hash=store_hash,
+            token=token.reveal(),
+            clock=self.clock,
+        )
+        log.info("api.enabled", prefix=API_PREFIX)
+
     def _pool_settings(self) -> DatabaseSettings:
         """Room for every in-flight event's order lock plus its queries."""
         database = self.settings.database
@@ -249,6 +270,7 @@ class Daemon:
         app.router.add_get("/metrics", metrics.handle)
         if self.receiver is not None:
             app.router.add_post(WEBHOOK_PATH, self.receiver.handle)
+        self._add_api(app, pool)
         runner = web.AppRunner(
             app,
             handle_signals=False,

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -34,7 +34,7 @@ from netterms_daemon.systemd import Notifier
 DAY_S = 86400
 DEMO_DATABASE = "netterms_demo"
 DEMO_SECRET = "demo-webhook-secret"
-DEMO_TOKEN = "demo-admin-token"
+DEMO_TOKEN = "demo-admin-api-token"
 STORY_START = datetime(2027, 1, 4, 15, 0, tzinfo=UTC)  # 9:00 in Chicago
 STEP_TIMEOUT_S = 15.0
 TERMS = """
@@ -57,7 +57,7 @@ class Scene:
     daemon: Daemon
     pool: asyncpg.Pool
     out: TextIO
-    last_audit_id: int = 0
+    seen: set[int] = field(default_factory=set)
 
     @property
     def store(self) -> Any:
@@ -122,6 +122,7 @@ def _settings(simulator: Simulator, url: str, state_dir: Path, port: int) -> Set
         "NETTERMS_BIGCOMMERCE_RATE_LIMIT_BURST": "1000",
         "NETTERMS_WEBHOOKS_PUBLIC_URL": f"http://127.0.0.1:{port}/webhooks/bigcommerce",
         "NETTERMS_WEBHOOKS_SECRET": DEMO_SECRET,
+        "NETTERMS_API_TOKEN": DEMO_TOKEN,
         "NETTERMS_WORKER_POLL_INTERVAL_S": "0.2",
         "NETTERMS_RECONCILER_INTERVAL_S": "0.3",
         "NETTERMS_RECONCILER_OVERLAP_S": "0",
@@ -273,7 +274,7 @@ SELECT a.id, a.action, a.order_id, a.after, t.customer_id, t.amount, t.currency,
        t.due_date, t.explanation, t.ignored_reason, t.hold_reason
 FROM audit_log a JOIN tracked_orders t
   ON t.store_hash = a.store_hash AND t.order_id = a.order_id
-WHERE a.store_hash = $1 AND a.id > $2
+WHERE a.store_hash = $1
 ORDER BY a.id
 """
 _TOLD = {
@@ -288,14 +289,20 @@ _TOLD = {
 
 
 async def _narrate(scene: Scene) -> int:
-    """Print the audit rows added since last time; return how many were told."""
+    """
+    Print the audit rows not told yet; return how many were told.
+
+    Rows are read whole each time: ids are handed out when a row is written,
+    not when it commits, so "everything after the last id" could skip one.
+    The demo's log is small.
+    """
     async with scene.pool.acquire() as connection:
-        rows = await connection.fetch(
-            _AUDIT, scene.store.state.store_hash, scene.last_audit_id
-        )
+        rows = await connection.fetch(_AUDIT, scene.store.state.store_hash)
     told = 0
     for row in rows:
-        scene.last_audit_id = row["id"]
+        if row["id"] in scene.seen:
+            continue
+        scene.seen.add(row["id"])
         line = _line(row)
         if line is not None and row["action"] in _TOLD:
             scene.say(f"  order {row['order_id']}: {line}")
@@ -334,6 +341,7 @@ def _print_urls(scene: Scene, settings: Settings) -> None:
         "\nEverything is still running. Try:\n"
         f"  curl {base}/readyz\n"
         f"  curl {base}/metrics\n"
+        f"  curl -H 'Authorization: Bearer {DEMO_TOKEN}' {base}/api/v1/aging\n"
         f"  curl -H 'X-Auth-Token: {token}' -H 'Accept: application/json' "
         f"{scene.simulator.api_root}/v2/orders\n"
         f"  curl {scene.simulator.url}/__simulator/status\n"

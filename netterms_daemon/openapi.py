@@ -72,6 +72,7 @@ def _aging_operation() -> dict[str, Any]:
         ),
         "responses": {
             "200": _ok("AgingReport"),
+            "400": _error("BadRequest"),
             "401": _error("Unauthorized"),
             "503": _error("Unavailable"),
         },
@@ -173,7 +174,10 @@ def _error_responses() -> dict[str, Any]:
     error = {"application/json": {"schema": {"$ref": f"{_REF}Error"}}}
     return {
         "BadRequest": {
-            "description": "A query value is not acceptable; `error` says why.",
+            "description": (
+                "A query parameter is unknown or its value not acceptable; "
+                "`error` says which, in one line."
+            ),
             "content": error,
         },
         "Unauthorized": {

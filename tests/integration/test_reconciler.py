@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import asyncpg
 from structlog.testing import capture_logs
 
@@ -312,3 +313,34 @@ async def test_leadership_fails_over_to_the_other_daemon(
 def _leading(daemon: object) -> bool:
     reconciler = getattr(daemon, "reconciler", None)
     return reconciler is not None and reconciler.is_leader and reconciler.passes > 0
+
+
+async def test_readyz_503_when_the_last_pass_is_too_old(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Ready after a pass; not ready once no pass succeeded within the bound."""
+    async with seeded_store() as simulator:
+        settings = daemon_settings(
+            simulator,
+            database_url,
+            tmp_path,
+            extra_env={
+                "NETTERMS_RECONCILER_INTERVAL_S": "100",
+                "NETTERMS_RECONCILER_MAX_PASS_AGE_S": "1",
+            },
+        )
+        url = f"http://127.0.0.1:{settings.http.port}/readyz"
+        async with running_daemon(settings) as daemon, aiohttp.ClientSession() as http:
+            await eventually(lambda: _leading(daemon), what="the first pass")
+            async with http.get(url) as fresh:
+                fresh_status = fresh.status
+            await asyncio.sleep(1.5)
+            async with http.get(url) as stale:
+                stale_status = stale.status
+                body = await stale.json()
+
+    assert fresh_status == 200
+    assert stale_status == 503
+    assert body["problems"]["reconciler"].startswith(
+        "the last reconciler pass succeeded"
+    )
