@@ -57,3 +57,26 @@ async def test_metrics_count_webhooks_calls_and_amounts(
     assert samples[("netterms_open_amount", (("currency", "USD"),))] == 15.5
     assert samples[("netterms_held_amount", (("currency", "USD"),))] == 0
     assert samples[("netterms_reconciler_leader", ())] == 1
+
+
+async def test_daemon_serves_the_admin_api_only_with_its_token(
+    database_url: str, tmp_path: Path
+) -> None:
+    """With [api] token set the daemon answers /api/v1/aging to that token only."""
+    token = "a-long-admin-token-123"
+    async with seeded_store() as simulator:
+        settings = daemon_settings(
+            simulator, database_url, tmp_path, extra_env={"NETTERMS_API_TOKEN": token}
+        )
+        url = f"http://127.0.0.1:{settings.http.port}/api/v1/aging"
+        async with running_daemon(settings), aiohttp.ClientSession() as http:
+            async with http.get(url) as anonymous:
+                refused = anonymous.status
+            headers = {"Authorization": f"Bearer {token}"}
+            async with http.get(url, headers=headers) as allowed:
+                body = await allowed.json()
+                status = allowed.status
+
+    assert refused == 401
+    assert status == 200
+    assert body["rows"] == [] and body["totals"] == []
