@@ -198,6 +198,8 @@ class ApiSettings:
 class WorkerSettings:
     """The inbox worker: how many events at once, how often, how patiently."""
 
+    # Off for an instance that only takes webhooks while others process them.
+    enabled: bool = _setting(True)
     concurrency: int = _setting(8, _between(1, 256))
     poll_interval_s: float = _setting(5.0, _between(0.05, 3600))
     max_attempts: int = _setting(8, _between(1, 100))
@@ -211,6 +213,7 @@ class WorkerSettings:
 class ReconcilerSettings:
     """The periodic pass that catches what webhooks missed and flags overdue orders."""
 
+    enabled: bool = _setting(True)
     interval_s: float = _setting(300.0, _between(0.1, 86400))
     lookback_days: int = _setting(7, _between(0, 3650))
     overlap_s: float = _setting(120.0, _between(0, 86400))

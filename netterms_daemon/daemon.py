@@ -90,8 +90,9 @@ class Daemon:
             runner = await self._serve_http(pool)
             supervisor = Supervisor()
             supervisor.add("systemd.watchdog", self.notifier.run_watchdog)
-            if self.client is not None:
+            if self.client is not None and self.settings.worker.enabled:
                 supervisor.add("worker", lambda stop: self._run_worker(pool, stop))
+            if self.client is not None and self.settings.reconciler.enabled:
                 supervisor.add(
                     "reconciler", lambda stop: self._run_reconciler(pool, stop)
                 )
@@ -261,7 +262,11 @@ class Daemon:
 
     async def _serve_http(self, pool: asyncpg.Pool) -> web.AppRunner:
         checks = {"database": database_check(pool, latest_version())}
-        if self.client is not None and self.settings.bigcommerce.store_hash:
+        if (
+            self.client is not None
+            and self.settings.bigcommerce.store_hash
+            and (self.settings.reconciler.enabled)
+        ):
             checks["reconciler"] = self._reconciler_check(pool)
         app = create_app(checks)
         metrics = Metrics(
