@@ -98,8 +98,12 @@ async def running_daemon(settings: Settings) -> AsyncIterator[Daemon]:
 
 @asynccontextmanager
 async def seeded_store(**options: Any) -> AsyncIterator[Simulator]:
-    """A seeded store: group 1 'Net30 Wholesale' (customers 1, 2), group 2 'Retail'."""
-    async with Simulator(StoreOptions(random_seed=11, **options)) as simulator:
+    """A seeded store: group 1 'Net30 Wholesale' (customers 1, 2), group 2 'Retail'.
+
+    Its quota is generous, so that tests are not paced like a standard plan.
+    """
+    settings = {"random_seed": 11, "quota": 100_000, "window_s": 1.0, **options}
+    async with Simulator(StoreOptions(**settings)) as simulator:
         simulator.store.seed()
         yield simulator
 
