@@ -215,6 +215,8 @@ class ReconcilerSettings:
 
     enabled: bool = _setting(True)
     interval_s: float = _setting(300.0, _between(0.1, 86400))
+    # A paused leader loses the lock after this long without a heartbeat.
+    lease_s: float = _setting(30.0, _between(1, 3600))
     lookback_days: int = _setting(7, _between(0, 3650))
     overlap_s: float = _setting(120.0, _between(0, 86400))
     due_soon_days: int = _setting(3, _between(0, 365))

@@ -55,6 +55,10 @@ ON CONFLICT (store_hash, name) DO UPDATE SET value = EXCLUDED.value, updated_at 
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
 
 
+class LeadershipLost(Exception):
+    """This daemon no longer leads; the pass stops before writing more."""
+
+
 @dataclass
 class PassReport:
     """What one pass did, for its summary line."""
@@ -98,6 +102,7 @@ class Reconciler:
         self._connect = connect
         self.store_hash = ledger.store_hash
         self.is_leader = False
+        self._leader_connection: asyncpg.Connection | None = None
         self.passes = 0
         self.last_pass_s = 0.0
         self.failures = 0
@@ -116,21 +121,61 @@ class Reconciler:
             await _wait(stop, self._settings.interval_s)
 
     async def _lead(self, connection: asyncpg.Connection, stop: asyncio.Event) -> None:
+        """
+        Pass every interval while the leader lock's session lives.
+
+        The session is given an idle timeout of `lease_s` and pinged at a third
+        of it: a daemon that is paused (SIGSTOP, a frozen VM) stops pinging,
+        Postgres ends its session, the lock is free for another daemon, and
+        when this one resumes its next check finds the session gone and it
+        writes nothing more.
+        """
+        lease_ms = int(self._settings.lease_s * 1000)
+        await connection.execute(f"SET idle_session_timeout = {lease_ms}")
+        self._leader_connection = connection
         self.is_leader = True
         log.info("reconciler.leader_acquired", store_hash=self.store_hash)
-        while not stop.is_set():
-            await self._guarded_pass()
-            if await _wait(stop, self._settings.interval_s):
-                return
+        heartbeat = asyncio.create_task(self._heartbeat(connection, stop))
+        try:
+            while not stop.is_set() and not heartbeat.done():
+                await self._guarded_pass()
+                if await _wait(stop, self._settings.interval_s):
+                    return
+                if not await self._still_leader():
+                    return
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            self._leader_connection = None
+
+    async def _heartbeat(
+        self, connection: asyncpg.Connection, stop: asyncio.Event
+    ) -> None:
+        """Keep the leader session from idling out while this daemon runs."""
+        while not await _wait(stop, self._settings.lease_s / 3):
             if not await _alive(connection):
                 log.warning("reconciler.leadership_lost")
                 return
+
+    async def _still_leader(self) -> bool:
+        """Fence writes: False once the leader session is gone (checked per order)."""
+        connection = self._leader_connection
+        if connection is None:
+            return True  # a single pass on demand competes for no leadership
+        if await _alive(connection):
+            return True
+        log.warning("reconciler.leadership_lost")
+        self.is_leader = False
+        return False
 
     async def _guarded_pass(self) -> None:
         try:
             await self.run_pass()
         except asyncio.CancelledError:
             raise
+        except LeadershipLost:
+            log.warning("reconciler.pass_abandoned", reason="leadership lost")
         except Exception as exc:
             self.failures += 1
             log.error("reconciler.failed", error=f"{type(exc).__name__}: {exc}")
@@ -180,6 +225,8 @@ class Reconciler:
             await self._put_state(WATERMARK_KEY, newest.isoformat())
 
     async def _handle(self, order: Order, actor: str) -> str:
+        if not await self._still_leader():
+            raise LeadershipLost("the leader session ended during a pass")
         async with order_lock(self._pool, self.store_hash, order.id) as got:
             if not got:
                 # A worker holds it right now; it reads the order itself.
@@ -293,6 +340,8 @@ class Reconciler:
             return
         for hook in await self._client.webhooks():
             if hook.destination == self._public_url and not hook.is_active:
+                if not await self._still_leader():
+                    raise LeadershipLost("the leader session ended during a pass")
                 await self._client.reactivate_webhook(hook.id)
                 report.reactivated += 1
                 log.warning("webhook.reactivated", hook_id=hook.id, scope=hook.scope)
@@ -312,6 +361,8 @@ class Reconciler:
         return json.loads(raw) if isinstance(raw, str) else raw
 
     async def _put_state(self, name: str, value: Any) -> None:
+        if not await self._still_leader():
+            raise LeadershipLost("the leader session ended during a pass")
         async with self._pool.acquire() as connection:
             await connection.execute(
                 _PUT_STATE, self.store_hash, name, json.dumps(value)
