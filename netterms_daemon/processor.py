@@ -108,7 +108,32 @@ class OrderProcessor:
             return "customer_changed"
         if event.resource_id is None:
             return "no_resource"
+        if await self._tells_nothing_new(event):
+            return "already_known"
         return await self.handle_order(event.resource_id, actor)
+
+    async def _tells_nothing_new(self, event: InboxEvent) -> bool:
+        """
+        Whether an event can be passed over without reading the order again.
+
+        Once an order is settled (its terms written, or ignored), only a
+        status change or archiving matters, and those come as their own
+        events: a plain `updated` (every staff note, every write of ours)
+        says nothing netterms acts on, and a status update to the status the
+        ledger already holds (the echo of our own write) neither. Skipping
+        them keeps each new order at one read. What is skipped wrongly is
+        caught by the reconciler's next pass, which reads changed orders.
+        """
+        if event.scope not in ("store/order/updated", "store/order/statusUpdated"):
+            return False
+        assert event.resource_id is not None
+        tracked = await self._ledger.get(event.resource_id)
+        if tracked is None or tracked.state == "applying":
+            return False
+        if event.scope == "store/order/updated":
+            return True
+        status = event.payload.get("data", {}).get("status", {})
+        return bool(status.get("new_status_id") == tracked.bc_status_id)
 
     async def handle_order(
         self, order_id: int, actor: str, order: Order | None = None
@@ -119,12 +144,16 @@ class OrderProcessor:
         The order is read unless the caller read it already (the reconciler
         gets it from a list page, 250 at a time).
         """
+        tracked = await self._ledger.get(order_id)
+        if order is not None and tracked is not None and _maybe_older(order, tracked):
+            # A list page read before our own latest write: dates have whole
+            # seconds, so only a fresh read can tell which came last.
+            order = None
         if order is None:
             try:
                 order = await self._client.order(order_id)
             except NotFoundError:
                 order = None
-        tracked = await self._ledger.get(order_id)
 
         if order is None:
             if tracked is not None and tracked.state in (*OPEN_STATES, "applying"):
@@ -471,6 +500,15 @@ class OrderProcessor:
             await remember_time_zone(self._ledger.pool, self._ledger.store_hash, zone)
             self._time_zone = zone
         return self._time_zone
+
+
+def _maybe_older(order: Order, tracked: TrackedOrder) -> bool:
+    """Whether a prefetched order could predate what the ledger last recorded."""
+    if tracked.bc_date_modified is None:
+        return False
+    return order.date_modified <= tracked.bc_date_modified and (
+        order.status_id != tracked.bc_status_id or tracked.state == "applying"
+    )
 
 
 def _note_line(schedule: Schedule, credit: CreditDecision) -> str:
