@@ -9,7 +9,6 @@ what would happen.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections import Counter
@@ -22,16 +21,11 @@ import structlog
 from netterms_daemon.bigcommerce.client import BigCommerceClient
 from netterms_daemon.locks import order_lock
 from netterms_daemon.processor import OrderProcessor
+from netterms_daemon.storefacts import get_state, put_state
 
 log = structlog.get_logger(__name__)
 
 PROGRESS_EVERY = 250
-_GET = "SELECT value FROM reconciler_state WHERE store_hash = $1 AND name = $2"
-_PUT = """
-INSERT INTO reconciler_state (store_hash, name, value, updated_at)
-VALUES ($1, $2, $3::jsonb, now())
-ON CONFLICT (store_hash, name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
-"""
 
 
 class Backfill:
@@ -111,15 +105,8 @@ class Backfill:
         )
 
     async def _cursor(self) -> int | None:
-        async with self._pool.acquire() as connection:
-            raw = await connection.fetchval(_GET, self._store_hash, self._cursor_key)
-        if raw is None:
-            return None
-        value: int = json.loads(raw) if isinstance(raw, str) else raw
-        return value
+        value = await get_state(self._pool, self._store_hash, self._cursor_key)
+        return int(value) if value is not None else None
 
     async def _save_cursor(self, order_id: int) -> None:
-        async with self._pool.acquire() as connection:
-            await connection.execute(
-                _PUT, self._store_hash, self._cursor_key, json.dumps(order_id)
-            )
+        await put_state(self._pool, self._store_hash, self._cursor_key, order_id)

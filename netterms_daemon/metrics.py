@@ -17,6 +17,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from netterms_daemon.reconciler import last_success
 from netterms_daemon.storefacts import store_today
 
 _AMOUNTS = """
@@ -31,9 +32,6 @@ GROUP BY currency
 """
 _DEPTH = "SELECT count(*) FROM inbox_events WHERE store_hash = $1 AND state = 'pending'"
 _DEAD = "SELECT count(*) FROM inbox_events WHERE store_hash = $1 AND state = 'dead'"
-_LAST_SUCCESS = """
-SELECT value FROM reconciler_state WHERE store_hash = $1 AND name = 'reconciler.last_success'
-"""
 
 
 class Sources(Protocol):
@@ -141,12 +139,11 @@ class Metrics:
             self._depth.set(await connection.fetchval(_DEPTH, store_hash))
             self._dead.set(await connection.fetchval(_DEAD, store_hash))
             rows = await connection.fetch(_AMOUNTS, store_hash, today)
-            last = await connection.fetchval(_LAST_SUCCESS, store_hash)
+        last = await last_success(self._pool, store_hash)
         for row in rows:
             currency = row["currency"].strip()
             self._open.labels(currency).set(float(row["open"]))
             self._overdue.labels(currency).set(float(row["overdue"]))
             self._held.labels(currency).set(float(row["held"]))
         if last is not None:
-            moment = datetime.fromisoformat(str(last).strip('"'))
-            self._last_success.set(moment.timestamp())
+            self._last_success.set(last.timestamp())

@@ -39,19 +39,12 @@ from netterms_daemon.ledger import Ledger, TrackedOrder
 from netterms_daemon.locks import order_lock, try_leadership
 from netterms_daemon.overdue import due_soon, escalating, newly_overdue
 from netterms_daemon.processor import NOTE_PREFIX, OrderProcessor, append_note
-from netterms_daemon.storefacts import day_in_zone
+from netterms_daemon.storefacts import day_in_zone, get_state, put_state
 
 log = structlog.get_logger(__name__)
 
 WATERMARK_KEY = "orders.watermark"
 LAST_SUCCESS_KEY = "reconciler.last_success"
-_GET_STATE = "SELECT value FROM reconciler_state WHERE store_hash = $1 AND name = $2"
-_PUT_STATE = """
-INSERT INTO reconciler_state (store_hash, name, value, updated_at)
-VALUES ($1, $2, $3::jsonb, now())
-ON CONFLICT (store_hash, name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
-"""
-
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
 
 
@@ -356,26 +349,18 @@ class Reconciler:
             )
 
     async def _get_state(self, name: str) -> Any:
-        async with self._pool.acquire() as connection:
-            raw = await connection.fetchval(_GET_STATE, self.store_hash, name)
-        return json.loads(raw) if isinstance(raw, str) else raw
+        return await get_state(self._pool, self.store_hash, name)
 
     async def _put_state(self, name: str, value: Any) -> None:
         if not await self._still_leader():
             raise LeadershipLost("the leader session ended during a pass")
-        async with self._pool.acquire() as connection:
-            await connection.execute(
-                _PUT_STATE, self.store_hash, name, json.dumps(value)
-            )
+        await put_state(self._pool, self.store_hash, name, value)
 
 
 async def last_success(pool: asyncpg.Pool, store_hash: str) -> datetime | None:
     """When the leader last finished a pass, for /readyz."""
-    async with pool.acquire() as connection:
-        raw = await connection.fetchval(_GET_STATE, store_hash, LAST_SUCCESS_KEY)
-    if raw is None:
-        return None
-    return datetime.fromisoformat(json.loads(raw) if isinstance(raw, str) else raw)
+    raw = await get_state(pool, store_hash, LAST_SUCCESS_KEY)
+    return datetime.fromisoformat(str(raw)) if raw is not None else None
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> bool:

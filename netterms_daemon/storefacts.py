@@ -1,4 +1,4 @@
-"""Facts about the store kept in Postgres, so reports work without the API.
+"""Small facts kept in Postgres: the store's time zone, watermarks, cursors.
 
 The store's time zone decides which calendar day it is for due dates; it is
 read from BigCommerce by the daemon and remembered here, so that a report
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
@@ -22,20 +23,28 @@ ON CONFLICT (store_hash, name) DO UPDATE SET value = EXCLUDED.value, updated_at 
 """
 
 
+async def get_state(pool: asyncpg.Pool, store_hash: str, name: str) -> Any:
+    """A remembered value (JSON), or None."""
+    async with pool.acquire() as connection:
+        raw = await connection.fetchval(_GET, store_hash, name)
+    return json.loads(raw) if isinstance(raw, str) else raw
+
+
+async def put_state(pool: asyncpg.Pool, store_hash: str, name: str, value: Any) -> None:
+    """Remember a value (JSON) under a name."""
+    async with pool.acquire() as connection:
+        await connection.execute(_PUT, store_hash, name, json.dumps(value))
+
+
 async def remember_time_zone(pool: asyncpg.Pool, store_hash: str, zone: str) -> None:
     """Keep the store's time zone for later reports."""
-    async with pool.acquire() as connection:
-        await connection.execute(_PUT, store_hash, TIME_ZONE_KEY, json.dumps(zone))
+    await put_state(pool, store_hash, TIME_ZONE_KEY, zone)
 
 
 async def stored_time_zone(pool: asyncpg.Pool, store_hash: str) -> str | None:
     """The store's time zone as last read from BigCommerce, if ever."""
-    async with pool.acquire() as connection:
-        raw = await connection.fetchval(_GET, store_hash, TIME_ZONE_KEY)
-    if raw is None:
-        return None
-    zone: str = json.loads(raw) if isinstance(raw, str) else raw
-    return zone
+    zone = await get_state(pool, store_hash, TIME_ZONE_KEY)
+    return str(zone) if zone is not None else None
 
 
 def day_in_zone(now: datetime, zone: str | None) -> date:
