@@ -84,7 +84,8 @@ async def burst(seed: int) -> tuple[float, int]:
 
 
 def spread(values: list[float]) -> str:
-    return f"median {statistics.median(values):.3f} (min {min(values):.3f}, max {max(values):.3f})"
+    low, high = min(values), max(values)
+    return f"median {statistics.median(values):.3f} (min {low:.3f}, max {high:.3f})"
 
 
 def main() -> None:

@@ -294,13 +294,17 @@ async def reconcile_once(settings: Settings, out: TextIO) -> int:
         report = await reconciler.run_pass(actor="cli")
     print(
         f"{report.changed} orders changed since the last pass "
-        f"({', '.join(f'{n} {k}' for k, n in sorted(report.outcomes.items())) or 'none'}); "
+        f"({_counts(report.outcomes) or 'none'}); "
         f"{report.overdue} newly overdue, {report.escalated} escalated, "
         f"{report.due_soon} due soon, {report.reactivated} webhooks re-enabled; "
         f"{report.api_calls} API calls in {report.duration_ms:.0f} ms",
         file=out,
     )
     return 0
+
+
+def _counts(outcomes: dict[str, int]) -> str:
+    return ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items()))
 
 
 async def _single_pass_only() -> asyncpg.Connection:

@@ -228,7 +228,10 @@ class Daemon:
                 return f"no reconciler pass has succeeded in {bound_s:g} s"
             age = (self.clock.now() - last).total_seconds()
             if age > bound_s:
-                return f"the last reconciler pass succeeded {age:.0f} s ago (bound {bound_s:g} s)"
+                return (
+                    f"the last reconciler pass succeeded {age:.0f} s ago "
+                    f"(bound {bound_s:g} s)"
+                )
             return None
 
         return check

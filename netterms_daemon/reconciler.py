@@ -71,7 +71,7 @@ class PassReport:
 
 
 class Reconciler:
-    """One store's reconciler; `run` competes for leadership, `run_pass` does one pass."""
+    """One store's reconciler: `run` competes to lead, `run_pass` does one pass."""
 
     def __init__(
         self,

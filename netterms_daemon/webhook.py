@@ -57,6 +57,7 @@ class WebhookReceiver:
         self._producer = f"stores/{inbox.store_hash}"
         self.received = 0
         self.rejected = 0
+        self._unwinding: set[asyncio.Future[bool]] = set()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Receive one delivery."""
@@ -80,8 +81,7 @@ class WebhookReceiver:
             return web.Response(status=200)
 
         try:
-            async with asyncio.timeout(STORE_TIMEOUT_S):
-                new = await self._inbox.store(payload, resource_id)
+            new = await self._store(payload, resource_id)
         except (
             TimeoutError,
             OSError,
@@ -102,6 +102,31 @@ class WebhookReceiver:
         )
         return web.Response(status=200)
 
+    async def _store(self, payload: dict[str, Any], resource_id: int | None) -> bool:
+        """
+        Store the event, or give up after STORE_TIMEOUT_S.
+
+        The store runs as its own task: against a frozen database even the
+        rollback after a cancellation waits for the server, so the answer
+        must not wait for the cancelled work to unwind. An event stored after
+        its 503 comes again from BigCommerce and is then a duplicate.
+        """
+        task = asyncio.ensure_future(self._inbox.store(payload, resource_id))
+        done, _ = await asyncio.wait({task}, timeout=STORE_TIMEOUT_S)
+        if not done:
+            task.cancel()
+            self._unwinding.add(task)
+            task.add_done_callback(self._forget)
+            raise TimeoutError(
+                f"the database did not answer within {STORE_TIMEOUT_S} s"
+            )
+        return task.result()
+
+    def _forget(self, task: asyncio.Future[bool]) -> None:
+        self._unwinding.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("webhook.late_failure", error=str(task.exception()))
+
     async def _accept(self, request: web.Request) -> tuple[dict[str, Any], int | None]:
         self._authenticate(request)
         body = await self._read_body(request)
@@ -109,6 +134,8 @@ class WebhookReceiver:
             payload = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             raise Rejected(400, "the body is not JSON") from None
+        except RecursionError:
+            raise Rejected(400, "the body nests too deeply") from None
         return payload, _check_shape(payload, self._producer)
 
     def _authenticate(self, request: web.Request) -> None:
@@ -121,9 +148,15 @@ class WebhookReceiver:
         declared = request.content_length
         if declared is not None and declared > self._max_body_bytes:
             raise Rejected(413, f"body over {self._max_body_bytes} bytes")
-        body = await request.content.read(self._max_body_bytes + 1)
-        if len(body) > self._max_body_bytes:
-            raise Rejected(413, f"body over {self._max_body_bytes} bytes")
+        # read(n) returns what has arrived so far; a body may come in pieces.
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.content.iter_chunked(64 * 1024):
+            size += len(chunk)
+            if size > self._max_body_bytes:
+                raise Rejected(413, f"body over {self._max_body_bytes} bytes")
+            chunks.append(chunk)
+        body = b"".join(chunks)
         if not body:
             raise Rejected(400, "the body is empty")
         return body

@@ -1,4 +1,4 @@
-"""Faults on demand: failing or slow API calls, lost, doubled or shuffled webhooks."""
+"""Faults on demand: failing, throttled or slow API calls; lost or shuffled webhooks."""
 
 from __future__ import annotations
 
@@ -9,13 +9,25 @@ from typing import Any
 
 @dataclass
 class Faults:
-    """What goes wrong, and how often; every rate is a share from 0 to 1."""
+    """
+    What goes wrong, and how often; every rate is a share from 0 to 1.
+
+    `api_throttle_rate` answers a share of the calls the quota let through
+    with a 429 that says the quota is spent; `throttled_injected` counts
+    those answers, apart from the quota's own `refused`.
+    """
 
     api_error_rate: float = 0.0
+    api_throttle_rate: float = 0.0
     api_latency_ms: float = 0.0
     webhook_drop_rate: float = 0.0
     webhook_duplicate_rate: float = 0.0
     webhook_reorder_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        # A counter, not a knob: kept out of the fields so the control API
+        # cannot set it.
+        self.throttled_injected = 0
 
     def update(self, changes: dict[str, Any]) -> list[str]:
         """Apply changes from the control API; return problems, one per bad field."""
@@ -42,8 +54,8 @@ class Faults:
         return problems
 
     def view(self) -> dict[str, float]:
-        """The current settings, for the control API."""
-        return asdict(self)
+        """The current settings and the injected-429 count, for the control API."""
+        return {**asdict(self), "throttled_injected": self.throttled_injected}
 
 
 class Dice:

@@ -2,7 +2,9 @@
 
 Every API request passes the same gate a real store applies, in this
 order: the store hash in the path, the X-Auth-Token, the rate limit (its
-headers on every answer, 429 past the quota), then injected faults.
+headers on every answer, 429 past the quota), then injected faults: an
+injected 429 first (counted in `faults.throttled_injected`, not in the
+quota's `refused`), then latency, then an injected 500.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from netterms_daemon.simulator.core import SimulatedStore, StoreOptions
 from netterms_daemon.simulator.replies import ApiError, error_response
 
 log = structlog.get_logger(__name__)
+
+# What an injected 429 tells the client: nothing left, wait about a second.
+THROTTLE_RESET_MS = 1000
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -63,6 +68,9 @@ def build_app(store: SimulatedStore) -> web.Application:
             )
             response.headers.update(decision.headers)
             return response
+        if store.dice.happens(store.faults.api_throttle_rate):
+            store.faults.throttled_injected += 1
+            return _throttled(version, decision.headers)
 
         response = await _serve(request, handler, version)
         response.headers.update(decision.headers)
@@ -96,6 +104,22 @@ def build_app(store: SimulatedStore) -> web.Application:
     routes_v3.add_routes(app, root)
     control.add_routes(app)
     return app
+
+
+def _throttled(version: str, quota_headers: dict[str, str]) -> web.StreamResponse:
+    """An injected 429 that looks like a spent quota."""
+    response: web.StreamResponse = error_response(
+        version, ApiError(429, "Too many requests (injected fault).")
+    )
+    response.headers.update(quota_headers)
+    response.headers.update(
+        {
+            "X-Rate-Limit-Requests-Left": "0",
+            "X-Rate-Limit-Time-Reset-Ms": str(THROTTLE_RESET_MS),
+            "X-Retry-After": str(THROTTLE_RESET_MS // 1000),
+        }
+    )
+    return response
 
 
 class Simulator:

@@ -12,7 +12,7 @@ from tests.e2e.test_process import free_port
 
 
 def test_demo_tells_the_story_and_ends_with_aging() -> None:
-    """Terms, a lost webhook caught, a hold, payments, overdue, aging: exit 0 in time."""
+    """Terms, a lost webhook found, a hold, payments, overdue, aging; exit 0."""
     state_dir = make_shared_dir("netterms-test-demo-")
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("NETTERMS_")},

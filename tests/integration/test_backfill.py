@@ -1,4 +1,4 @@
-"""`netterms backfill` and `reconcile --once`, in-process against the simulated store."""
+"""`netterms backfill` and `reconcile --once` against the simulated store."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ SINCE = datetime(2026, 11, 1, tzinfo=UTC)
 async def test_backfill_dry_run_changes_nothing_then_real_run_applies(
     database_url: str, tmp_path: Path
 ) -> None:
-    """--dry-run says what would happen and changes nothing; the real run does it once."""
+    """--dry-run says what would happen, changing nothing; the real run does it."""
     start = datetime(2026, 11, 20, 15, tzinfo=UTC)
     async with seeded_store(start=start) as simulator:
         member = place_order(simulator, 1, "40.00")

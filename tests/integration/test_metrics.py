@@ -21,7 +21,7 @@ from tests.support.stack import (
 async def test_metrics_count_webhooks_calls_and_amounts(
     database_url: str, tmp_path: Path
 ) -> None:
-    """After two member orders: received webhooks, API calls, open amount by currency."""
+    """After two member orders: webhooks received, API calls, open amount."""
     async with seeded_store() as simulator:
         settings = daemon_settings(simulator, database_url, tmp_path)
         url = f"http://127.0.0.1:{settings.http.port}/metrics"

@@ -217,7 +217,7 @@ async def _track_all(database_url: str, simulator: Simulator) -> None:
 async def test_overdue_flagged_once_at_the_stores_midnight(
     database_url: str, tmp_path: Path
 ) -> None:
-    """Far east of UTC, the order is overdue at the store's midnight, and flagged once."""
+    """Far east of UTC: overdue at the store's midnight, and flagged once."""
     zone = ZoneInfo("Pacific/Kiritimati")  # UTC+14
     placed = datetime(2027, 1, 10, 12, tzinfo=zone)
     async with seeded_store(time_zone="Pacific/Kiritimati", start=placed) as simulator:

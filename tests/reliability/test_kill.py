@@ -18,7 +18,9 @@ from tests.support.processes import (
 from tests.support.stack import place_order, seeded_store
 
 
-async def wait_until(condition, timeout_s: float = 60) -> None:  # type: ignore[no-untyped-def]
+async def wait_until(  # type: ignore[no-untyped-def]
+    condition, timeout_s: float = 60
+) -> None:
     deadline = time.monotonic() + timeout_s
     while not await condition():
         if time.monotonic() > deadline:

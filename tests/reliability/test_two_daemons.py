@@ -1,4 +1,4 @@
-"""Two daemons on one database: work shared without overlap, one reconciler at a time."""
+"""Two daemons on one database: work shared without overlap, one reconciler."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def _at(event: dict[str, object]) -> float:
 async def test_two_daemons_share_a_burst_and_fail_over(
     database_url: str, full: bool
 ) -> None:
-    """A burst split between two daemons has one effect per order; kill -9 fails over."""
+    """A burst shared by two daemons: one effect per order; kill -9 fails over."""
     workdir = make_shared_dir("netterms-two-")
     size = 1000 if full else 200
     try:
@@ -98,7 +98,7 @@ async def test_two_daemons_share_a_burst_and_fail_over(
 async def test_paused_leader_loses_leadership_and_writes_nothing(
     database_url: str,
 ) -> None:
-    """A leader frozen past its lease is replaced; resumed, it stops and writes nothing."""
+    """A leader frozen past its lease is replaced; resumed, it writes nothing."""
     workdir = make_shared_dir("netterms-pause-")
     try:
         async with seeded_store(speed=60) as simulator:
