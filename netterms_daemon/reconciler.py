@@ -96,12 +96,14 @@ class Reconciler:
         self.store_hash = ledger.store_hash
         self.is_leader = False
         self._leader_connection: asyncpg.Connection | None = None
+        self._stopping: asyncio.Event | None = None
         self.passes = 0
         self.last_pass_s = 0.0
         self.failures = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Compete for leadership until stop; while leader, pass every interval."""
+        self._stopping = stop
         while not stop.is_set():
             connection = await self._connect()
             try:
@@ -218,6 +220,9 @@ class Reconciler:
             await self._put_state(WATERMARK_KEY, newest.isoformat())
 
     async def _handle(self, order: Order, actor: str) -> str:
+        if self._stopping is not None and self._stopping.is_set():
+            # Shutting down: the next pass (here or elsewhere) does the rest.
+            raise LeadershipLost("the daemon is stopping")
         if not await self._still_leader():
             raise LeadershipLost("the leader session ended during a pass")
         async with order_lock(self._pool, self.store_hash, order.id) as got:
