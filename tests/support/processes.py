@@ -23,6 +23,8 @@ from netterms_daemon.simulator.server import Simulator
 from tests.support.stack import SECRET, TERMS_TOML, free_port
 
 START_TIMEOUT_S = 60
+# Every daemon started here, so a failed test can still end them (see conftest).
+STARTED: list[DaemonProcess] = []
 
 
 def daemon_env(
@@ -94,6 +96,7 @@ class DaemonProcess:
                 stdout=subprocess.DEVNULL,
                 stderr=log,
             )
+        STARTED.append(self)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
