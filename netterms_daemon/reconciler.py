@@ -277,21 +277,12 @@ class Reconciler:
                 action="order.overdue",
                 at=self._clock.now(),
             )
-        log.warning(
-            "order.overdue",
-            order_id=tracked.order_id,
-            customer_id=tracked.customer_id,
-            amount=str(tracked.amount),
-            currency=tracked.currency,
-            due_date=due.isoformat(),
-            days_overdue=(today - due).days,
-        )
+        log.warning("order.overdue", **_due_fields(tracked, today))
         return True
 
     async def _escalate(self, today: date, report: PassReport) -> None:
         for step in sorted(self._settings.escalation_days, reverse=True):
             for tracked in await escalating(self._pool, self.store_hash, today, step):
-                due = tracked.due_date or today
                 await self._ledger.update(
                     tracked.order_id,
                     {"escalation_days": step},
@@ -302,13 +293,8 @@ class Reconciler:
                 report.escalated += 1
                 log.warning(
                     "order.overdue_escalated",
-                    order_id=tracked.order_id,
-                    customer_id=tracked.customer_id,
-                    amount=str(tracked.amount),
-                    currency=tracked.currency,
-                    due_date=due.isoformat(),
-                    days_overdue=(today - due).days,
                     step_days=step,
+                    **_due_fields(tracked, today),
                 )
 
     async def _remind_due_soon(
@@ -324,14 +310,9 @@ class Reconciler:
                 at=self._clock.now(),
             )
             report.due_soon += 1
-            log.info(
-                "order.due_soon",
-                order_id=tracked.order_id,
-                customer_id=tracked.customer_id,
-                amount=str(tracked.amount),
-                currency=tracked.currency,
-                due_date=tracked.due_date.isoformat() if tracked.due_date else None,
-            )
+            fields = _due_fields(tracked, today)
+            del fields["days_overdue"]
+            log.info("order.due_soon", **fields)
 
     async def _check_webhooks(self, report: PassReport) -> None:
         if not self._public_url:
@@ -360,6 +341,19 @@ class Reconciler:
         if not await self._still_leader():
             raise LeadershipLost("the leader session ended during a pass")
         await put_state(self._pool, self.store_hash, name, value)
+
+
+def _due_fields(tracked: TrackedOrder, today: date) -> dict[str, Any]:
+    """What an alert on a due date needs: who, how much, when, how late."""
+    due = tracked.due_date or today
+    return {
+        "order_id": tracked.order_id,
+        "customer_id": tracked.customer_id,
+        "amount": str(tracked.amount),
+        "currency": tracked.currency,
+        "due_date": due.isoformat(),
+        "days_overdue": (today - due).days,
+    }
 
 
 async def last_success(pool: asyncpg.Pool, store_hash: str) -> datetime | None:
