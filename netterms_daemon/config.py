@@ -34,6 +34,7 @@ ROOT_STATE_DIR = Path("/var/lib/netterms")
 _NOT_SETTINGS = ("NETTERMS_CONFIG", "NETTERMS_TEST_")
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+CRASH_POINTS = ("after_claim", "after_order_update", "during_ack")
 LOG_FORMATS = ("auto", "json", "console")
 
 
@@ -152,6 +153,8 @@ class DaemonSettings:
     """Process lifecycle."""
 
     shutdown_grace_s: float = _setting(20.0, _between(0, 600))
+    # For the reliability tests only: die with SIGKILL at this step.
+    crash_at: str | None = _setting(None, _one_of(*CRASH_POINTS))
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import asyncpg
 import structlog
 from aiohttp import web
 
-from netterms_daemon import __version__
+from netterms_daemon import __version__, failpoints
 from netterms_daemon.api import add_api_routes
 from netterms_daemon.bigcommerce.client import BigCommerceClient
 from netterms_daemon.clock import Clock, SystemClock
@@ -79,6 +79,9 @@ class Daemon:
     async def run(self, on_ready: Callable[[Daemon], None] | None = None) -> None:
         """Run until a stop is requested, then shut down within the grace period."""
         started = time.monotonic()
+        if self.settings.daemon.crash_at:
+            failpoints.arm(self.settings.daemon.crash_at)
+            log.warning("daemon.crash_point_armed", point=self.settings.daemon.crash_at)
         log.info(
             "daemon.starting", version=__version__, settings=self.settings.public_view()
         )

@@ -23,6 +23,7 @@ from decimal import Decimal
 
 import structlog
 
+from netterms_daemon import failpoints
 from netterms_daemon.bigcommerce.client import BigCommerceClient
 from netterms_daemon.bigcommerce.errors import NotFoundError, ValidationError
 from netterms_daemon.bigcommerce.models import Metafield, MetafieldWrite, Order
@@ -338,6 +339,7 @@ class OrderProcessor:
                 status_id=status_id,
                 staff_notes=append_note(order.staff_notes, note),
             )
+            failpoints.reach("after_order_update")
             await self._ledger.audit(
                 order.id,
                 "bigcommerce.order_updated",

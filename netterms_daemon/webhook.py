@@ -19,6 +19,7 @@ import asyncpg
 import structlog
 from aiohttp import web
 
+from netterms_daemon import failpoints
 from netterms_daemon.inbox import Inbox
 
 log = structlog.get_logger(__name__)
@@ -95,6 +96,7 @@ class WebhookReceiver:
             )
 
         self.received += 1
+        failpoints.reach("during_ack")
         log.info(
             "webhook.received" if new else "webhook.duplicate",
             scope=payload["scope"],

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 import structlog
 
+from netterms_daemon import failpoints
 from netterms_daemon.config import WorkerSettings
 from netterms_daemon.inbox import NOTIFY_CHANNEL, Inbox, InboxEvent
 from netterms_daemon.locks import order_lock
@@ -112,6 +113,7 @@ class Worker:
 
     async def _process(self, event: InboxEvent) -> None:
         structlog.contextvars.bind_contextvars(event_id=event.id, scope=event.scope)
+        failpoints.reach("after_claim")
         try:
             async with self._lock(event.resource_id) as got:
                 if not got:
