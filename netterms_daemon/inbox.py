@@ -17,8 +17,6 @@ from typing import Any
 
 import asyncpg
 
-from netterms_daemon.database import Connection
-
 NOTIFY_CHANNEL = "netterms_inbox"
 STATES = ("pending", "done", "dead")
 
@@ -204,8 +202,4 @@ class Inbox:
 
     async def _execute(self, query: str, *args: Any) -> None:
         async with self._pool.acquire() as connection:
-            await _run(connection, query, self.store_hash, *args)
-
-
-async def _run(connection: Connection, query: str, *args: Any) -> None:
-    await connection.execute(query, *args)
+            await connection.execute(query, self.store_hash, *args)

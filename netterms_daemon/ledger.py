@@ -181,12 +181,11 @@ class Ledger:
 
     def __init__(self, pool: asyncpg.Pool, store_hash: str) -> None:
         self.pool = pool
-        self._pool = pool
         self.store_hash = store_hash
 
     async def get(self, order_id: int) -> TrackedOrder | None:
         """The tracked order, or None if netterms has never recorded it."""
-        async with self._pool.acquire() as connection:
+        async with self.pool.acquire() as connection:
             row = await connection.fetchrow(_GET, self.store_hash, order_id)
         return TrackedOrder.from_row(row) if row else None
 
@@ -194,7 +193,7 @@ class Ledger:
         self, new: NewTrackedOrder, *, actor: str, action: str, at: datetime
     ) -> TrackedOrder:
         """Record an order once; if it is already there, return what is there."""
-        async with self._pool.acquire() as connection, connection.transaction():
+        async with self.pool.acquire() as connection, connection.transaction():
             row = await connection.fetchrow(
                 _INSERT,
                 self.store_hash,
@@ -249,7 +248,7 @@ class Ledger:
             f"UPDATE tracked_orders SET {assignments}, updated_at = now() "
             "WHERE store_hash = $1 AND order_id = $2 RETURNING *"
         )
-        async with self._pool.acquire() as connection, connection.transaction():
+        async with self.pool.acquire() as connection, connection.transaction():
             before_row = await connection.fetchrow(
                 _GET + " FOR UPDATE", self.store_hash, order_id
             )
@@ -277,12 +276,12 @@ class Ledger:
         after: dict[str, Any] | None = None,
     ) -> None:
         """Record a change made elsewhere (in BigCommerce, say) in the history."""
-        async with self._pool.acquire() as connection:
+        async with self.pool.acquire() as connection:
             await self._audit(connection, at, actor, order_id, action, before, after)
 
     async def history(self, order_id: int) -> list[AuditEntry]:
         """An order's audit rows, oldest first."""
-        async with self._pool.acquire() as connection:
+        async with self.pool.acquire() as connection:
             rows = await connection.fetch(_HISTORY, self.store_hash, order_id)
         return [
             AuditEntry(
@@ -299,7 +298,7 @@ class Ledger:
         self, customer_id: int, currency: str, excluding: int
     ) -> Decimal:
         """What a customer owes on other orders awaiting payment, in one currency."""
-        async with self._pool.acquire() as connection:
+        async with self.pool.acquire() as connection:
             total = await connection.fetchval(
                 _OPEN_BALANCE, self.store_hash, customer_id, currency, excluding
             )

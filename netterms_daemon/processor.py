@@ -26,7 +26,12 @@ import structlog
 from netterms_daemon import failpoints
 from netterms_daemon.bigcommerce.client import BigCommerceClient
 from netterms_daemon.bigcommerce.errors import NotFoundError, ValidationError
-from netterms_daemon.bigcommerce.models import Metafield, MetafieldWrite, Order
+from netterms_daemon.bigcommerce.models import (
+    STATUS_NAMES,
+    Metafield,
+    MetafieldWrite,
+    Order,
+)
 from netterms_daemon.clock import Clock
 from netterms_daemon.config import OrderSettings
 from netterms_daemon.inbox import InboxEvent
@@ -44,23 +49,6 @@ METAFIELD_NAMESPACE = "netterms"
 METAFIELD_KEY = "schedule"
 NOTE_PREFIX = "netterms:"
 STAFF_NOTES_LIMIT = 65535
-STATUS_NAMES = {
-    0: "Incomplete",
-    1: "Pending",
-    2: "Shipped",
-    3: "Partially Shipped",
-    4: "Refunded",
-    5: "Cancelled",
-    6: "Declined",
-    7: "Awaiting Payment",
-    8: "Awaiting Pickup",
-    9: "Awaiting Shipment",
-    10: "Completed",
-    11: "Awaiting Fulfillment",
-    12: "Manual Verification Required",
-    13: "Disputed",
-    14: "Partially Refunded",
-}
 
 
 def status_name(status_id: int) -> str:

@@ -8,7 +8,11 @@ from typing import Any
 
 from aiohttp import web
 
-from netterms_daemon.bigcommerce.models import parse_rfc2822
+from netterms_daemon.bigcommerce.models import (
+    ORDER_STATUSES,
+    STATUS_NAMES,
+    parse_rfc2822,
+)
 from netterms_daemon.simulator.core import SimulatedStore, billing_address
 from netterms_daemon.simulator.replies import (
     date_param,
@@ -20,8 +24,6 @@ from netterms_daemon.simulator.replies import (
     v2_page,
 )
 from netterms_daemon.simulator.state import (
-    ORDER_STATUSES,
-    STATUS_NAMES,
     CustomerGroup,
     Order,
 )

@@ -15,29 +15,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from netterms_daemon.bigcommerce.models import format_rfc2822
+from netterms_daemon.bigcommerce.models import STATUS_NAMES, format_rfc2822
 
 JSON = dict[str, Any]
-
-# Status ids and names as BigCommerce defines them, with their sort order.
-ORDER_STATUSES: tuple[tuple[int, str, int], ...] = (
-    (0, "Incomplete", 0),
-    (1, "Pending", 1),
-    (2, "Shipped", 8),
-    (3, "Partially Shipped", 6),
-    (4, "Refunded", 11),
-    (5, "Cancelled", 9),
-    (6, "Declined", 10),
-    (7, "Awaiting Payment", 2),
-    (8, "Awaiting Pickup", 5),
-    (9, "Awaiting Shipment", 4),
-    (10, "Completed", 7),
-    (11, "Awaiting Fulfillment", 3),
-    (12, "Manual Verification Required", 13),
-    (13, "Disputed", 12),
-    (14, "Partially Refunded", 14),
-)
-STATUS_NAMES = {status_id: name for status_id, name, _ in ORDER_STATUSES}
 
 
 def amount(value: Decimal) -> str:
