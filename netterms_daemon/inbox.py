@@ -20,12 +20,18 @@ import asyncpg
 NOTIFY_CHANNEL = "netterms_inbox"
 STATES = ("pending", "done", "dead")
 
-_STORE = """
-INSERT INTO inbox_events
-    (store_hash, scope, event_hash, event_created_at, resource_id, payload)
-VALUES ($1, $2, $3, $4, $5, $6::jsonb)
-ON CONFLICT (store_hash, scope, event_hash, event_created_at) DO NOTHING
-RETURNING id
+# One statement, so one round trip: the insert and, only for a new row, the
+# notification that wakes the workers; it is delivered when the statement's
+# own transaction commits.
+_STORE = f"""
+WITH stored AS (
+    INSERT INTO inbox_events
+        (store_hash, scope, event_hash, event_created_at, resource_id, payload)
+    VALUES ($1, $2, $3, $4, $5, $6::jsonb)
+    ON CONFLICT (store_hash, scope, event_hash, event_created_at) DO NOTHING
+    RETURNING id
+)
+SELECT id, pg_notify('{NOTIFY_CHANNEL}', '') FROM stored
 """
 _CLAIM = """
 WITH due AS (
@@ -132,21 +138,29 @@ class Inbox:
         self._pool = pool
         self.store_hash = store_hash
 
-    async def store(self, payload: dict[str, Any], resource_id: int | None) -> bool:
-        """Store a delivery once; False when it was already stored (a duplicate)."""
-        async with self._pool.acquire() as connection, connection.transaction():
-            new_id = await connection.fetchval(
-                _STORE,
-                self.store_hash,
-                payload["scope"],
-                payload["hash"],
-                payload["created_at"],
-                resource_id,
-                json.dumps(payload),
-            )
-            if new_id is not None:
-                # Delivered to listeners when this transaction commits.
-                await connection.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, "")
+    async def store(
+        self,
+        payload_json: str,
+        *,
+        scope: str,
+        event_hash: str,
+        created_at: int,
+        resource_id: int | None,
+    ) -> bool:
+        """
+        Store a delivery once; False when it was already stored (a duplicate).
+
+        payload_json is the text as received, so it is not encoded twice.
+        """
+        new_id = await self._pool.fetchval(
+            _STORE,
+            self.store_hash,
+            scope,
+            event_hash,
+            created_at,
+            resource_id,
+            payload_json,
+        )
         return new_id is not None
 
     async def claim(self, limit: int, lease_s: float, worker: str) -> list[InboxEvent]:

@@ -213,6 +213,34 @@ def _ignored_envelope(draw: st.DrawFn) -> bytes:
     return json.dumps(envelope).encode()
 
 
+# JSON values Python's parser takes that Postgres' jsonb refuses, or that are
+# not JSON at all: a NUL character, lone surrogates, NaN and the infinities,
+# and numbers past the range of numeric.
+_POISONS = (
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    '"\\u0000"',
+    '"a\\u0000b"',
+    '"\\ud800"',
+    '"\\udc00x"',
+    "1e999999",
+    "-1e999999",
+)
+
+
+@st.composite
+def _poisoned_envelope(draw: st.DrawFn) -> bytes:
+    """A valid delivery carrying one value that must not reach the inbox."""
+    envelope = _valid_envelope(
+        draw(_handled_scopes), draw(st.integers(min_value=1, max_value=10**6))
+    )
+    where = draw(st.sampled_from(["top", "data"]))
+    (envelope if where == "top" else envelope["data"])["poison"] = "__POISON__"
+    text = json.dumps(envelope).replace('"__POISON__"', draw(st.sampled_from(_POISONS)))
+    return text.encode()
+
+
 _garbage_body = st.one_of(
     st.binary(min_size=1, max_size=300),
     st.text(min_size=1, max_size=300).map(str.encode),
@@ -260,7 +288,9 @@ def webhook_probes(draw: st.DrawFn) -> Probe:
     )
     authentic = secret == SECRET
     header = draw(st.sampled_from([SECRET_HEADER, SECRET_HEADER.lower()]))
-    kind = draw(st.sampled_from(["broken", "garbage", "huge", "ignored", "valid"]))
+    kind = draw(
+        st.sampled_from(["broken", "garbage", "huge", "ignored", "poisoned", "valid"])
+    )
     if authentic and kind == "valid":
         kind = "broken"
     body = draw(
@@ -269,6 +299,7 @@ def webhook_probes(draw: st.DrawFn) -> Probe:
             "garbage": _garbage_body,
             "huge": _huge_body(),
             "ignored": _ignored_envelope(),
+            "poisoned": _poisoned_envelope(),
             "valid": st.builds(
                 lambda s, i: json.dumps(_valid_envelope(s, i)).encode(),
                 _handled_scopes,
