@@ -274,7 +274,10 @@ async def store_tools(
         book, _ = await resolve_terms(settings, client, create_missing=False)
         for missing in book.missing:
             log.error("terms.group_missing", group=missing, hint="run netterms setup")
-        yield pool, client, build_processor(settings, client, pool, book, SystemClock())
+        processor = build_processor(settings, client, pool, book, SystemClock())
+        yield pool, client, processor
+        # Orders this command applied terms to get their metafields now.
+        await processor.metafields.flush()
 
 
 async def reconcile_once(settings: Settings, out: TextIO) -> int:

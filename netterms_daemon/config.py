@@ -210,6 +210,10 @@ class WorkerSettings:
     retry_max_s: float = _setting(900.0, _between(0.01, 86400))
     lease_s: float = _setting(300.0, _between(1, 86400))
     membership_ttl_s: float = _setting(3600.0, _between(0, 30 * 86400))
+    # Schedules are copied to order metafields this many per API call, after
+    # waiting this long for others to join a batch.
+    metafield_batch_size: int = _setting(50, _between(1, 250))
+    metafield_delay_s: float = _setting(2.0, _between(0, 3600))
 
 
 @dataclass(frozen=True)

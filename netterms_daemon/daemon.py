@@ -22,6 +22,7 @@ from netterms_daemon.database import create_pool, database_url
 from netterms_daemon.inbox import Inbox
 from netterms_daemon.ledger import Ledger
 from netterms_daemon.membership import Membership
+from netterms_daemon.metafields import MetafieldWriter
 from netterms_daemon.metrics import Metrics
 from netterms_daemon.migrations import latest_version, migrate
 from netterms_daemon.openapi import API_PREFIX
@@ -98,6 +99,12 @@ class Daemon:
             if self.client is not None and self.settings.reconciler.enabled:
                 supervisor.add(
                     "reconciler", lambda stop: self._run_reconciler(pool, stop)
+                )
+            if self.client is not None and (
+                self.settings.worker.enabled or self.settings.reconciler.enabled
+            ):
+                supervisor.add(
+                    "metafields", lambda stop: self._run_metafields(pool, stop)
                 )
 
             self.notifier.notify("READY=1")
@@ -185,6 +192,11 @@ class Daemon:
         )
         log.info("worker.started", terms=book_size, worker=self.worker.name)
         await self.worker.run(stop)
+
+    async def _run_metafields(self, pool: asyncpg.Pool, stop: asyncio.Event) -> None:
+        """Copy applied schedules into order metafields, in batches."""
+        processor = await self._processor(pool)
+        await processor.metafields.run(stop, self.settings.worker.poll_interval_s)
 
     async def _terms_book(self) -> TermsBook:
         assert self.client is not None
@@ -319,15 +331,23 @@ def build_processor(
     """The order processor for the configured store."""
     store_hash = settings.bigcommerce.store_hash
     assert store_hash, "a store is configured"
+    ledger = Ledger(pool, store_hash)
     return OrderProcessor(
         client=client,
-        ledger=Ledger(pool, store_hash),
+        ledger=ledger,
         membership=Membership(
             pool, client, store_hash, settings.worker.membership_ttl_s
         ),
         book=book,
         orders=settings.orders,
         clock=clock,
+        metafields=MetafieldWriter(
+            client=client,
+            ledger=ledger,
+            clock=clock,
+            batch_size=settings.worker.metafield_batch_size,
+            gather_s=settings.worker.metafield_delay_s,
+        ),
         credit_limits={c.customer_id: c.credit_limit for c in settings.credit_limits},
     )
 

@@ -124,6 +124,7 @@ def _settings(simulator: Simulator, url: str, state_dir: Path, port: int) -> Set
         "NETTERMS_WEBHOOKS_SECRET": DEMO_SECRET,
         "NETTERMS_API_TOKEN": DEMO_TOKEN,
         "NETTERMS_WORKER_POLL_INTERVAL_S": "0.2",
+        "NETTERMS_WORKER_METAFIELD_DELAY_S": "0.2",
         "NETTERMS_RECONCILER_INTERVAL_S": "0.3",
         "NETTERMS_RECONCILER_OVERLAP_S": "0",
         "NETTERMS_DAEMON_SHUTDOWN_GRACE_S": "5",

@@ -16,7 +16,7 @@ import asyncpg
 
 from netterms_daemon.database import Connection
 
-ACTORS = ("webhook", "reconciler", "cli", "api")
+ACTORS = ("webhook", "reconciler", "cli", "api", "worker")
 OPEN_STATES = ("awaiting_payment", "held")
 
 _GET = "SELECT * FROM tracked_orders WHERE store_hash = $1 AND order_id = $2"

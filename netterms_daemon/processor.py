@@ -9,14 +9,14 @@ point is finished, never repeated, by the next attempt:
 1. decide: compute the schedule and record the order as `applying`;
 2. write: one PUT sets the status and appends the staff-note line, unless
    the line is already in the notes (the PUT happened before a crash);
-3. store the schedule in an app-only metafield (found, not duplicated, if
-   it already exists);
-4. record the order as awaiting payment (or held).
+3. record the order as awaiting payment (or held), with the status just
+   written, so the echo of that write is recognised without a read;
+4. wake the metafield writer, which copies the schedule into an app-only
+   metafield in a batch with other orders (`metafields.py`).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -25,18 +25,14 @@ import structlog
 
 from netterms_daemon import failpoints
 from netterms_daemon.bigcommerce.client import BigCommerceClient
-from netterms_daemon.bigcommerce.errors import NotFoundError, ValidationError
-from netterms_daemon.bigcommerce.models import (
-    STATUS_NAMES,
-    Metafield,
-    MetafieldWrite,
-    Order,
-)
+from netterms_daemon.bigcommerce.errors import NotFoundError
+from netterms_daemon.bigcommerce.models import STATUS_NAMES, Order
 from netterms_daemon.clock import Clock
 from netterms_daemon.config import OrderSettings
 from netterms_daemon.inbox import InboxEvent
 from netterms_daemon.ledger import OPEN_STATES, Ledger, NewTrackedOrder, TrackedOrder
 from netterms_daemon.membership import Membership
+from netterms_daemon.metafields import MetafieldWriter
 from netterms_daemon.setup import ResolvedTerms, TermsBook
 from netterms_daemon.storefacts import remember_time_zone
 from netterms_daemon.terms.schedule import Schedule, compute_schedule, minor_unit
@@ -45,8 +41,6 @@ log = structlog.get_logger(__name__)
 
 AWAITING_PAYMENT = 7
 INCOMPLETE = 0
-METAFIELD_NAMESPACE = "netterms"
-METAFIELD_KEY = "schedule"
 NOTE_PREFIX = "netterms:"
 STAFF_NOTES_LIMIT = 65535
 
@@ -78,9 +72,11 @@ class OrderProcessor:
         book: TermsBook,
         orders: OrderSettings,
         clock: Clock,
+        metafields: MetafieldWriter,
         credit_limits: dict[int, Decimal] | None = None,
     ) -> None:
         self._client = client
+        self.metafields = metafields
         self._ledger = ledger
         self._membership = membership
         self.book = book
@@ -336,7 +332,6 @@ class OrderProcessor:
                 before=before,
                 after={"status_id": order.status_id, "note_added": note},
             )
-        metafield = await self._ensure_metafield(order.id, tracked)
 
         state = "held" if held else "awaiting_payment"
         updated = await self._ledger.update(
@@ -345,12 +340,12 @@ class OrderProcessor:
                 "state": state,
                 "bc_status_id": order.status_id,
                 "bc_date_modified": order.date_modified,
-                "metafield_id": metafield.id,
             },
             actor=actor,
             action="terms.applied",
             at=self._clock.now(),
         )
+        self.metafields.wake()
         self._log_applied(updated)
 
         if order.status_id != status_id:
@@ -370,32 +365,6 @@ class OrderProcessor:
             log.warning("credit.limit_exceeded", reason=tracked.hold_reason, **fields)
         else:
             log.info("order.terms_applied", policy=tracked.policy, **fields)
-
-    async def _ensure_metafield(
-        self, order_id: int, tracked: TrackedOrder
-    ) -> Metafield:
-        value = json.dumps(tracked.schedule, sort_keys=True)
-        write = MetafieldWrite(
-            order_id,
-            METAFIELD_NAMESPACE,
-            METAFIELD_KEY,
-            value,
-            description="netterms payment schedule",
-        )
-        try:
-            return await self._client.create_order_metafield(write)
-        except ValidationError as exc:
-            if exc.status != 409:
-                raise
-        # It exists already (a previous attempt wrote it): read it back.
-        found = await self._client.order_metafields(
-            order_id, namespace=METAFIELD_NAMESPACE, key=METAFIELD_KEY
-        )
-        if not found:
-            raise LookupError(
-                f"order {order_id}: metafield reported as existing, not found"
-            )
-        return found[0]
 
     async def _follow(self, order: Order, tracked: TrackedOrder, actor: str) -> str:
         """An order with terms (or ignored) changed in the store: follow it."""

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from netterms_daemon.clock import Clock
 from netterms_daemon.config import ReconcilerSettings
 from netterms_daemon.ledger import Ledger, TrackedOrder
 from netterms_daemon.locks import order_lock, try_leadership
+from netterms_daemon.metafields import schedule_value
 from netterms_daemon.overdue import due_soon, escalating, newly_overdue
 from netterms_daemon.processor import NOTE_PREFIX, OrderProcessor, append_note
 from netterms_daemon.storefacts import day_in_zone, get_state, put_state
@@ -184,6 +184,8 @@ class Reconciler:
         await self._backfill(report, actor)
         today = day_in_zone(self._clock.now(), await self._processor.store_time_zone())
         await self._flag_overdue(today, report, actor)
+        # Terms applied in this pass (and any left by a crash) get metafields.
+        await self._processor.metafields.flush()
         await self._escalate(today, report)
         await self._remind_due_soon(today, report, actor)
         await self._check_webhooks(report)
@@ -244,13 +246,12 @@ class Reconciler:
         for tracked in flagged:
             if await self._mark_overdue(tracked, today, actor):
                 report.overdue += 1
+                # One without a metafield yet gets the marked value in its batch.
                 if tracked.metafield_id is not None and tracked.schedule is not None:
                     overdue_since = (tracked.due_date or today) + timedelta(days=1)
-                    marked = {
-                        **tracked.schedule,
-                        "overdue_since": overdue_since.isoformat(),
-                    }
-                    values[tracked.metafield_id] = json.dumps(marked, sort_keys=True)
+                    values[tracked.metafield_id] = schedule_value(
+                        tracked.schedule, overdue_since
+                    )
         if values:
             await self._client.update_order_metafields(values)
 

@@ -40,6 +40,7 @@ from netterms_daemon.bigcommerce.models import (
     CustomerGroup,
     HooksAdmin,
     Metafield,
+    MetafieldBatch,
     MetafieldWrite,
     Order,
     OrderStatus,
@@ -318,22 +319,36 @@ class BigCommerceClient:
 
     async def create_order_metafields(
         self, writes: list[MetafieldWrite]
-    ) -> list[Metafield]:
+    ) -> MetafieldBatch:
         """
         Create metafields on many orders in one call.
 
+        A batch may partly fail: BigCommerce then answers 422 with what it
+        did create, and the writes it refused come back in `refused` with
+        its reasons, for the caller to look up (a duplicate) or try later.
         After an unclear failure the orders are searched for what already
         exists, and only the rest is sent again.
         """
         created: list[Metafield] = []
         pending = list(writes)
         while pending:
-            answer = await self._create(
-                "v3",
-                "/orders/metafields",
-                [{"resource_id": w.order_id, **w.body()} for w in pending],
-                functools.partial(self._existing_metafields, pending),
-            )
+            try:
+                answer = await self._create(
+                    "v3",
+                    "/orders/metafields",
+                    [{"resource_id": w.order_id, **w.body()} for w in pending],
+                    functools.partial(self._existing_metafields, pending),
+                )
+            except ValidationError as exc:
+                if exc.status not in (409, 422):
+                    raise
+                done = exc.body.get("data") if isinstance(exc.body, dict) else None
+                created.extend(
+                    self._parse(Metafield.parse, item, "POST /v3/orders/metafields")
+                    for item in done or []
+                )
+                refused = [w for w in pending if not _matches_any(w, created)]
+                return MetafieldBatch(created, refused, exc.detail)
             if isinstance(answer, list):
                 created.extend(answer)
                 pending = [w for w in pending if not _matches_any(w, answer)]
@@ -343,7 +358,7 @@ class BigCommerceClient:
                 for item in _data(answer.body)
             )
             pending = []
-        return created
+        return MetafieldBatch(created, [], "")
 
     async def update_order_metafields(
         self, values: Mapping[int, str]
@@ -639,7 +654,9 @@ class BigCommerceClient:
 
         body = _json(raw)
         if status >= 400:
-            raise _error_for(status)(method, path, status, _error_detail(body, raw))
+            error = _error_for(status)(method, path, status, _error_detail(body, raw))
+            error.body = None if body is _NOT_JSON else body
+            raise error
         if body is _NOT_JSON:
             raise UnexpectedResponseError(method, path, status, "body is not JSON")
         return Answer(status, body)
@@ -701,11 +718,19 @@ def _error_detail(body: Any, raw: bytes) -> str:
         errors = body.get("errors")
         if isinstance(errors, dict):
             parts += [f"{field}: {message}" for field, message in errors.items()]
-        elif isinstance(errors, list):  # v2 customer groups: {errors: [{title}]}
-            parts += [str(e.get("title", e)) for e in errors if isinstance(e, dict)]
+        elif isinstance(errors, list):  # batches, v2 customer groups: [{title}]
+            parts += [_item_error(e) for e in errors if isinstance(e, dict)]
     elif raw:
         parts = [raw[:200].decode(errors="replace")]
     return " ".join("; ".join(p for p in parts if p).split())[:500]
+
+
+def _item_error(error: dict[str, Any]) -> str:
+    """One item's error in a list of them, with its field messages if any."""
+    fields = error.get("errors")
+    if isinstance(fields, dict) and fields:
+        return "; ".join(f"{field}: {message}" for field, message in fields.items())
+    return str(error.get("title", error))
 
 
 def _describe(exc: BaseException) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from netterms_daemon.errors import UpstreamError
 
 
@@ -9,6 +11,9 @@ class BigCommerceError(UpstreamError):
     """A call failed; the message names the method, path and status."""
 
     retryable = False
+    # The parsed JSON of the error answer, for callers that read more than
+    # its words (a batch's 422 lists what was done despite the failures).
+    body: Any = None
 
     def __init__(
         self, method: str, path: str, status: int | None, detail: str = ""

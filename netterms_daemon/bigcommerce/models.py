@@ -206,6 +206,15 @@ class MetafieldWrite:
         return body
 
 
+@dataclass(frozen=True)
+class MetafieldBatch:
+    """What one batch create did: the metafields made, the writes refused, why."""
+
+    created: list[Metafield]
+    refused: list[MetafieldWrite]
+    reason: str
+
+
 @dataclass(frozen=True, slots=True)
 class Webhook:
     """A hook registered by this API account."""

@@ -82,7 +82,11 @@ async def test_orders_show_prints_state_and_history(
 
             async def applied() -> bool:
                 row = await tracked(database_url, store_hash, order_id)
-                return row is not None and row.state == "awaiting_payment"
+                return (
+                    row is not None
+                    and row.state == "awaiting_payment"
+                    and row.metafield_id is not None
+                )
 
             await eventually(applied)
         text, as_json = io.StringIO(), io.StringIO()
@@ -96,7 +100,12 @@ async def test_orders_show_prints_state_and_history(
     assert "state      awaiting_payment" in lines
     assert "amount     USD 99.95" in lines
     actions = [entry["action"] for entry in json.loads(as_json.getvalue())["history"]]
-    assert actions == ["terms.decided", "bigcommerce.order_updated", "terms.applied"]
+    assert actions == [
+        "terms.decided",
+        "bigcommerce.order_updated",
+        "terms.applied",
+        "metafield.written",
+    ]
     assert code == 1
     assert missing.getvalue().strip() == "order 999999 is not tracked"
 

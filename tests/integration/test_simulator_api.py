@@ -1363,18 +1363,28 @@ async def test_simulator_client_writes_order_metafields(
     changed = await client.update_order_metafield(first, due.id, "2025-05-02")
     assert (changed.id, changed.value) == (due.id, "2025-05-02")
 
-    many = await client.create_order_metafields(
+    batch = await client.create_order_metafields(
         [
             MetafieldWrite(first, "netterms", "terms", "30"),
             MetafieldWrite(second, "netterms", "due_date", "2025-04-03"),
         ]
     )
+    many = batch.created
     assert [(m.resource_id, m.key) for m in many] == [
         (first, "terms"),
         (second, "due_date"),
     ]
     values = await client.update_order_metafields({m.id: "60" for m in many})
     assert [(m.id, m.value) for m in values] == [(m.id, "60") for m in many]
+
+    # A batch with one duplicate: the store answers 422 and makes the others.
+    duplicate = MetafieldWrite(second, "netterms", "due_date", "again")
+    mixed = await client.create_order_metafields(
+        [duplicate, MetafieldWrite(second, "netterms", "terms", "45")]
+    )
+    assert [(m.resource_id, m.key) for m in mixed.created] == [(second, "terms")]
+    assert mixed.refused == [duplicate]
+    assert "already exists" in mixed.reason
 
 
 async def test_simulator_client_manages_webhooks(

@@ -53,6 +53,7 @@ def daemon_env(
             "NETTERMS_BIGCOMMERCE_MAX_ATTEMPTS": "3",
             "NETTERMS_WEBHOOKS_SECRET": SECRET,
             "NETTERMS_WORKER_POLL_INTERVAL_S": "0.2",
+            "NETTERMS_WORKER_METAFIELD_DELAY_S": "0.05",
             "NETTERMS_WORKER_RETRY_INITIAL_S": "0.2",
             "NETTERMS_WORKER_RETRY_MAX_S": "1",
             "NETTERMS_WORKER_MAX_ATTEMPTS": "100",
@@ -150,11 +151,12 @@ class DaemonProcess:
 
 
 async def settled(database_url: str, expected: int) -> bool:
-    """Every expected order recorded with terms, and nothing left in the inbox."""
+    """Every expected order recorded with terms and its metafield; inbox empty."""
     connection = await asyncpg.connect(database_url)
     try:
         applied = await connection.fetchval(
-            "SELECT count(*) FROM tracked_orders WHERE state = 'awaiting_payment'"
+            "SELECT count(*) FROM tracked_orders"
+            " WHERE state = 'awaiting_payment' AND metafield_id IS NOT NULL"
         )
         pending = await connection.fetchval(
             "SELECT count(*) FROM inbox_events WHERE state = 'pending'"

@@ -67,6 +67,7 @@ def daemon_settings(
         "NETTERMS_WEBHOOKS_PUBLIC_URL": f"http://127.0.0.1:{port}/webhooks/bigcommerce",
         "NETTERMS_WEBHOOKS_SECRET": SECRET,
         "NETTERMS_WORKER_POLL_INTERVAL_S": "0.2",
+        "NETTERMS_WORKER_METAFIELD_DELAY_S": "0.05",
         "NETTERMS_WORKER_RETRY_INITIAL_S": "0.1",
         "NETTERMS_WORKER_RETRY_MAX_S": "0.5",
         "NETTERMS_WORKER_MAX_ATTEMPTS": "50",

@@ -409,7 +409,8 @@ async def test_order_metafields_in_batches(
     )
     updated = await client.update_order_metafields({1: "c"})
 
-    assert [m.resource_id for m in created] == [100, 101]
+    assert [m.resource_id for m in created.created] == [100, 101]
+    assert created.refused == []
     assert api.sent[0].body[1]["resource_id"] == 101
     assert api.sent[1].body == [{"id": 1, "value": "c"}]
     assert [m.id for m in updated] == [1]
@@ -436,9 +437,57 @@ async def test_batch_create_after_unclear_failure_sends_only_the_rest(
     )
 
     posts = api.of("POST", "/v3/orders/metafields")
-    assert [m.resource_id for m in created] == [100, 101]
+    assert [m.resource_id for m in created.created] == [100, 101]
     assert len(posts) == 2
     assert [item["resource_id"] for item in posts[1].body] == [101]
+
+
+async def test_batch_create_partly_refused_names_the_refused_writes(
+    api: FakeApi, client: BigCommerceClient
+) -> None:
+    """A 422 with data: what was made is kept, the rest is handed back, not raised."""
+    api.reply(
+        "POST",
+        "/v3/orders/metafields",
+        {
+            "data": [metafield_json(2, 101)],
+            "errors": [
+                {
+                    "status": 422,
+                    "title": "Invalid metafield",
+                    "type": "",
+                    "errors": {"key": "already exists for this order"},
+                }
+            ],
+            "meta": {"total": 2, "success": 1, "failed": 1},
+        },
+        status=422,
+    )
+    first = MetafieldWrite(100, "netterms", "terms", "a")
+    second = MetafieldWrite(101, "netterms", "terms", "b")
+
+    batch = await client.create_order_metafields([first, second])
+
+    assert [m.resource_id for m in batch.created] == [101]
+    assert batch.refused == [first]
+    assert len(api.of("POST", "/v3/orders/metafields")) == 1
+
+
+async def test_batch_create_malformed_request_raises(
+    api: FakeApi, client: BigCommerceClient
+) -> None:
+    """A 400 is netterms' own mistake, not a partial success."""
+    api.reply(
+        "POST",
+        "/v3/orders/metafields",
+        {"status": 400, "title": "Bad Request", "type": ""},
+        status=400,
+    )
+
+    with pytest.raises(ValidationError):
+        await client.create_order_metafields(
+            [MetafieldWrite(100, "netterms", "terms", "a")]
+        )
 
 
 async def test_webhooks_list_create_update_delete(
