@@ -7,7 +7,8 @@ registers its webhooks) serves a simulated store in this process. The
 store's quota has the standard plan's shape scaled ten times faster, 150
 calls per 3 s instead of per 30 s, and the daemon is told the same, so a run
 takes seconds rather than minutes; the reconciler's interval is scaled the
-same way (30 s for the default 300 s). What counts is the share of the
+same way (30 s for the default 300 s), and so is the wait for a metafield
+batch to fill (0.2 s for the default 2 s). What counts is the share of the
 quota-implied maximum, which the scaling leaves unchanged:
 
     orders per minute / (quota per minute / API calls per order)
@@ -64,11 +65,15 @@ async def processed(connection: asyncpg.Connection) -> int:
 
 
 async def settled(connection: asyncpg.Connection) -> bool:
-    """Nothing left in the inbox to process."""
+    """Nothing left in the inbox to process, and every metafield written."""
     pending: int = await connection.fetchval(
         "SELECT count(*) FROM inbox_events WHERE state = 'pending'"
     )
-    return pending == 0
+    unwritten: int = await connection.fetchval(
+        "SELECT count(*) FROM tracked_orders"
+        " WHERE state = 'awaiting_payment' AND metafield_id IS NULL"
+    )
+    return pending == 0 and unwritten == 0
 
 
 def steady_rate(samples: list[tuple[float, int]], started: float) -> float:
@@ -110,6 +115,7 @@ async def one_run(server_url: str, workdir: Path, run: int) -> dict[str, float]:
                 "NETTERMS_BIGCOMMERCE_RATE_LIMIT_QUOTA": str(QUOTA),
                 "NETTERMS_BIGCOMMERCE_RATE_LIMIT_WINDOW_S": str(WINDOW_S),
                 "NETTERMS_RECONCILER_INTERVAL_S": str(300 / SPEEDUP),
+                "NETTERMS_WORKER_METAFIELD_DELAY_S": str(2.0 / SPEEDUP),
             },
         )
         daemon = DaemonProcess(env, workdir)

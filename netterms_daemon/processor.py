@@ -41,6 +41,11 @@ log = structlog.get_logger(__name__)
 
 AWAITING_PAYMENT = 7
 INCOMPLETE = 0
+_SKIPPABLE_WHEN_SETTLED = (
+    "store/order/created",
+    "store/order/updated",
+    "store/order/statusUpdated",
+)
 NOTE_PREFIX = "netterms:"
 STAFF_NOTES_LIMIT = 65535
 
@@ -104,18 +109,20 @@ class OrderProcessor:
         Once an order is settled (its terms written, or ignored), only a
         status change or archiving matters, and those come as their own
         events: a plain `updated` (every staff note, every write of ours)
-        says nothing netterms acts on, and a status update to the status the
-        ledger already holds (the echo of our own write) neither. Skipping
-        them keeps each new order at one read. What is skipped wrongly is
-        caught by the reconciler's next pass, which reads changed orders.
+        says nothing netterms acts on, nor does a `created` that arrives
+        after the reconciler already found the order on a list page, nor a
+        status update to the status the ledger already holds (the echo of
+        our own write). Skipping them keeps each new order at one read. What
+        is skipped wrongly is caught by the reconciler's next pass, which
+        reads changed orders.
         """
-        if event.scope not in ("store/order/updated", "store/order/statusUpdated"):
+        if event.scope not in _SKIPPABLE_WHEN_SETTLED:
             return False
         assert event.resource_id is not None
         tracked = await self._ledger.get(event.resource_id)
         if tracked is None or tracked.state == "applying":
             return False
-        if event.scope == "store/order/updated":
+        if event.scope != "store/order/statusUpdated":
             return True
         status = event.payload.get("data", {}).get("status", {})
         return bool(status.get("new_status_id") == tracked.bc_status_id)

@@ -151,7 +151,7 @@ async def test_non_members_and_guests_are_untouched(
 async def test_duplicates_replays_and_own_writes_have_one_effect(
     database_url: str, tmp_path: Path
 ) -> None:
-    """Every delivery twice, then a replay of all: still one PUT per order, no loop."""
+    """Every delivery twice, then a replay of all: one read and one PUT per order."""
     async with seeded_store() as simulator:
         settings = daemon_settings(simulator, database_url, tmp_path)
         async with running_daemon(settings):
@@ -169,6 +169,7 @@ async def test_duplicates_replays_and_own_writes_have_one_effect(
             await asyncio.sleep(0.5)
 
     assert puts(simulator) == 3
+    assert simulator.store.api_calls["GET /v2/orders/{order_id}"] == 3
     for order_id in orders:
         assert len(note_lines(simulator, order_id)) == 1
     assert simulator.store.webhooks.counters.duplicated > 0
