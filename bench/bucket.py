@@ -12,17 +12,21 @@ Run from the repository root: `.venv/bin/python -m bench.bucket`.
    compared with the quota rate, 150 / 30 s = 5 calls per second.
 
 Each is repeated five times; the spread is printed beside the median.
+Results go to bench/results/bucket.md and bucket.json.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import random
-import statistics
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+from bench.ingest import Figure, summarise
 from bench.machine import describe
 from netterms_daemon.bigcommerce.ratelimit import RateLimitHeaders, TokenBucket
 from tests.support.clocks import VirtualClock
@@ -33,6 +37,35 @@ BURST_CALLS = 1_000
 CALLERS = 50
 QUOTA = 150
 WINDOW_S = 30.0
+RESULTS_DIR = Path(__file__).parent / "results"
+
+FIGURES = [
+    Figure(
+        "overhead_us",
+        "bucket overhead per acquire(), no wait",
+        "µs",
+        "< 100 µs (small next to an API call: tens of ms)",
+        lambda v: v < 100,
+    ),
+    Figure(
+        "share",
+        f"burst of {BURST_CALLS:,} calls at {QUOTA} per {WINDOW_S:g} s: share of"
+        " the quota rate achieved",
+        "%",
+        ">= 95 %",
+        lambda v: v >= 0.95,
+        100,
+    ),
+    Figure(
+        "refused",
+        "the same burst: calls the store would have refused (429)",
+        "",
+        "0",
+        lambda v: v == 0,
+        1,
+        0,
+    ),
+]
 
 
 @dataclass
@@ -83,24 +116,47 @@ async def burst(seed: int) -> tuple[float, int]:
     return achieved / (QUOTA / WINDOW_S), store.refused
 
 
-def spread(values: list[float]) -> str:
-    low, high = min(values), max(values)
-    return f"median {statistics.median(values):.3f} (min {low:.3f}, max {high:.3f})"
+def write_fragments(machine: str, rows: list[str], records: list[Any]) -> None:
+    RESULTS_DIR.mkdir(exist_ok=True)
+    markdown = [
+        "## Token bucket (`.venv/bin/python -m bench.bucket`)",
+        "",
+        f"Machine: {machine}",
+        "",
+        f"| figure | target | result ({RUNS} runs: median (min to max)) | met |",
+        "| --- | --- | --- | --- |",
+        *rows,
+        "",
+        "The burst runs in virtual time against a model of the store's fixed",
+        "windows, started at a different point of the store's window in each",
+        "run, with the store's `X-Rate-Limit-*` answers fed back to the bucket",
+        "as the client does. The share is deterministic by design: the bucket",
+        "refills at (quota - burst) / window, 96 % of the quota rate, plus its",
+        "burst at the start. The spread of the overhead is real-clock noise.",
+        "",
+    ]
+    (RESULTS_DIR / "bucket.md").write_text("\n".join(markdown))
+    (RESULTS_DIR / "bucket.json").write_text(json.dumps(records, indent=2) + "\n")
 
 
 def main() -> None:
-    print(f"machine: {describe()}")
+    machine = describe()
+    print(f"machine: {machine}")
 
-    overheads = [asyncio.run(overhead_us()) for _ in range(RUNS)]
-    print(f"bucket overhead per call, us: {spread(overheads)} over {RUNS} runs")
+    runs: list[dict[str, float]] = []
+    for seed in range(RUNS):
+        share, refused = asyncio.run(burst(seed))
+        overhead = asyncio.run(overhead_us())
+        runs.append({"overhead_us": overhead, "share": share, "refused": refused})
+        print(
+            f"run {seed + 1}: overhead {overhead:.2f} µs per acquire(); burst share "
+            f"{share:.1%} of the quota rate, {refused} calls over quota",
+            flush=True,
+        )
 
-    results = [asyncio.run(burst(seed)) for seed in range(RUNS)]
-    shares = [share for share, _ in results]
-    refused = [r for _, r in results]
-    print(
-        f"burst of {BURST_CALLS} at {QUOTA}/{WINDOW_S:g}s: share of quota rate "
-        f"{spread(shares)}; 429s per run: {refused}"
-    )
+    rows, records = summarise(runs, FIGURES)
+    print("\n".join(rows))
+    write_fragments(machine, rows, records)
 
 
 if __name__ == "__main__":

@@ -25,10 +25,19 @@ def memory_gib() -> float:
     return round(pages / 2**30, 1)
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: how busy the machine was already."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "load unknown"
+    return f"load {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
 def describe() -> str:
-    """One line: date, CPU, cores, memory, OS and Python."""
+    """One line: date, CPU, cores, memory, OS, Python, and the load at the start."""
     return (
         f"{datetime.now(UTC):%Y-%m-%d} | {cpu_model()} | {os.cpu_count()} cores | "
         f"{memory_gib()} GiB | {platform.system()} {platform.release()} | "
-        f"Python {platform.python_version()}"
+        f"Python {platform.python_version()} | {load_average()} at the start"
     )

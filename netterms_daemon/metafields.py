@@ -52,7 +52,7 @@ FROM due
 WHERE t.store_hash = due.store_hash AND t.order_id = due.order_id
 RETURNING t.order_id, t.schedule, t.due_date, t.overdue_flagged_at
 """
-_PENDING = """
+PENDING_QUERY = """
 SELECT count(*) FROM tracked_orders
 WHERE store_hash = $1
   AND metafield_id IS NULL
@@ -123,7 +123,9 @@ class MetafieldWriter:
 
     async def pending(self) -> int:
         """Orders whose schedule has no metafield yet."""
-        count: int = await self._ledger.pool.fetchval(_PENDING, self._ledger.store_hash)
+        count: int = await self._ledger.pool.fetchval(
+            PENDING_QUERY, self._ledger.store_hash
+        )
         return count
 
     async def run(self, stop: asyncio.Event, poll_s: float) -> None:

@@ -17,6 +17,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from netterms_daemon.metafields import PENDING_QUERY as METAFIELDS_PENDING
 from netterms_daemon.reconciler import last_success
 from netterms_daemon.storefacts import store_today
 
@@ -82,6 +83,11 @@ class Metrics:
             r, "netterms_events_processed_total", "Events processed by this daemon."
         )
         self._dead = _gauge(r, "netterms_events_dead_lettered", "Events set aside.")
+        self._metafields_pending = _gauge(
+            r,
+            "netterms_metafields_pending",
+            "Orders with terms whose schedule is not yet in a metafield.",
+        )
         self._calls = _gauge(
             r, "netterms_api_calls_total", "BigCommerce API calls made."
         )
@@ -138,6 +144,9 @@ class Metrics:
         async with self._pool.acquire() as connection:
             self._depth.set(await connection.fetchval(_DEPTH, store_hash))
             self._dead.set(await connection.fetchval(_DEAD, store_hash))
+            self._metafields_pending.set(
+                await connection.fetchval(METAFIELDS_PENDING, store_hash)
+            )
             rows = await connection.fetch(_AMOUNTS, store_hash, today)
         last = await last_success(self._pool, store_hash)
         for row in rows:

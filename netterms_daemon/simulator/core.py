@@ -82,7 +82,7 @@ class SimulatedStore:
         self.state.groups.clear()
         self.state.customers.clear()
         self.state.orders.clear()
-        self.state.metafields.clear()
+        self.state.clear_metafields()
         self.state.hooks.clear()
         self.state._sequences.clear()
         self.api_calls.clear()

@@ -162,9 +162,7 @@ def _metafield_filter(request: web.Request, fields: list[Metafield]) -> list[Met
 
 async def list_order_metafields(request: web.Request) -> web.Response:
     order_id = _order_id(request)
-    fields = [
-        m for m in _store(request).state.metafields.values() if m.order_id == order_id
-    ]
+    fields = _store(request).state.metafields_of(order_id)
     return v3_page(request, _metafield_filter(request, fields), Metafield.render)
 
 
@@ -192,9 +190,8 @@ def _check_metafield(store: SimulatedStore, order_id: int, item: Any) -> dict[st
 
 def _duplicate(store: SimulatedStore, order_id: int, item: dict[str, Any]) -> bool:
     return any(
-        (m.order_id, m.namespace, m.key)
-        == (order_id, item.get("namespace"), item.get("key"))
-        for m in store.state.metafields.values()
+        (m.namespace, m.key) == (item.get("namespace"), item.get("key"))
+        for m in store.state.metafields_of(order_id)
     )
 
 
@@ -214,7 +211,7 @@ def _make_metafield(
         modified=now,
         owner_client_id=store.state.client_id,
     )
-    store.state.metafields[field.id] = field
+    store.state.add_metafield(field)
     store.emit(
         "store/order/metafield/created",
         {"metafield_id": field.id, "resource_id": str(order_id)},
@@ -223,7 +220,7 @@ def _make_metafield(
 
 
 def _room_for(store: SimulatedStore, order_id: int, adding: int) -> bool:
-    held = sum(1 for m in store.state.metafields.values() if m.order_id == order_id)
+    held = len(store.state.metafields_of(order_id))
     return held + adding <= MAX_METAFIELDS_PER_ORDER
 
 
@@ -293,7 +290,7 @@ async def update_order_metafield(request: web.Request) -> web.Response:
 async def delete_order_metafield(request: web.Request) -> web.Response:
     store = _store(request)
     field = _metafield(request)
-    del store.state.metafields[field.id]
+    store.state.remove_metafield(field.id)
     store.emit(
         "store/order/metafield/deleted",
         {"metafield_id": field.id, "resource_id": str(field.order_id)},
@@ -373,7 +370,11 @@ async def delete_metafields_batch(request: web.Request) -> web.Response:
     deleted: list[int] = []
     errors: list[dict[str, Any]] = []
     for metafield_id in ids:
-        field = store.state.metafields.pop(metafield_id, None)
+        field = (
+            store.state.remove_metafield(metafield_id)
+            if isinstance(metafield_id, int)
+            else None
+        )
         if field is None:
             errors.append(
                 {

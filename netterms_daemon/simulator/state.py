@@ -287,6 +287,30 @@ class StoreState:
     hooks: dict[int, Hook] = field(default_factory=dict)
     admin_emails: list[str] = field(default_factory=list)
     _sequences: dict[str, Iterator[int]] = field(default_factory=dict)
+    # Metafield ids by order, so a store with 100,000 of them answers per
+    # order without walking them all. Change metafields only through the
+    # methods below, which keep the two in step.
+    _metafields_by_order: dict[int, dict[int, Metafield]] = field(default_factory=dict)
+
+    def metafields_of(self, order_id: int) -> list[Metafield]:
+        """An order's metafields, oldest first."""
+        return list(self._metafields_by_order.get(order_id, {}).values())
+
+    def add_metafield(self, metafield: Metafield) -> None:
+        self.metafields[metafield.id] = metafield
+        self._metafields_by_order.setdefault(metafield.order_id, {})[metafield.id] = (
+            metafield
+        )
+
+    def remove_metafield(self, metafield_id: int) -> Metafield | None:
+        removed = self.metafields.pop(metafield_id, None)
+        if removed is not None:
+            self._metafields_by_order.get(removed.order_id, {}).pop(metafield_id, None)
+        return removed
+
+    def clear_metafields(self) -> None:
+        self.metafields.clear()
+        self._metafields_by_order.clear()
 
     def next_id(self, kind: str) -> int:
         """The next id of a kind; orders start at 100 as a new store's do."""

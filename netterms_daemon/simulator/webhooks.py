@@ -73,6 +73,9 @@ class DeliveryCounters:
 @dataclass
 class _DomainHealth:
     outcomes: deque[tuple[float, bool, str]] = field(default_factory=deque)
+    # Successes among outcomes, kept in step so judging is not a walk of the
+    # whole window (tens of thousands of deliveries under load).
+    successes: int = 0
     blocked_until: float = 0.0
 
 
@@ -269,12 +272,13 @@ class WebhookDispatcher:
     def _judge_domain(self, health: _DomainHealth, ok: bool, reason: str) -> None:
         now = self._clock.monotonic()
         health.outcomes.append((now, ok, reason))
+        health.successes += ok
         while health.outcomes and health.outcomes[0][0] < now - self._block.window_s:
-            health.outcomes.popleft()
+            health.successes -= health.outcomes.popleft()[1]
         total = len(health.outcomes)
         if total < self._block.min_requests:
             return
-        successes = sum(1 for _, good, _ in health.outcomes if good)
+        successes = health.successes
         if successes / total < self._block.min_success and health.blocked_until <= now:
             health.blocked_until = now + self._block.block_s
             log.info(

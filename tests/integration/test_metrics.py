@@ -37,6 +37,8 @@ async def test_metrics_count_webhooks_calls_and_amounts(
                     row = await tracked(database_url, "sim123", order_id)
                     if row is None or row.state != "awaiting_payment":
                         return False
+                    if row.metafield_id is None:
+                        return False
                 return True
 
             await eventually(applied)
@@ -56,6 +58,7 @@ async def test_metrics_count_webhooks_calls_and_amounts(
     assert samples[("netterms_api_throttled_total", ())] == 0
     assert samples[("netterms_open_amount", (("currency", "USD"),))] == 15.5
     assert samples[("netterms_held_amount", (("currency", "USD"),))] == 0
+    assert samples[("netterms_metafields_pending", ())] == 0
     assert samples[("netterms_reconciler_leader", ())] == 1
 
 
