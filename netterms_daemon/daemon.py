@@ -347,6 +347,8 @@ def build_processor(
             clock=clock,
             batch_size=settings.worker.metafield_batch_size,
             gather_s=settings.worker.metafield_delay_s,
+            retry_s=settings.worker.retry_initial_s,
+            refused_retry_s=settings.worker.retry_max_s,
         ),
         credit_limits={c.customer_id: c.credit_limit for c in settings.credit_limits},
     )

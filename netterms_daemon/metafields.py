@@ -104,7 +104,8 @@ class MetafieldWriter:
         batch_size: int = 50,
         gather_s: float = 2.0,
         lease_s: float = 60.0,
-        retry_s: float = 300.0,
+        retry_s: float = 5.0,
+        refused_retry_s: float = 300.0,
     ) -> None:
         self._client = client
         self._ledger = ledger
@@ -113,6 +114,7 @@ class MetafieldWriter:
         self._gather_s = gather_s
         self._lease_s = lease_s
         self._retry_s = retry_s
+        self._refused_retry_s = refused_retry_s
         self._woken = asyncio.Event()
         self.written = 0
         self.calls = 0
@@ -181,7 +183,9 @@ class MetafieldWriter:
         try:
             outcome = await self._client.create_order_metafields(batch)
         except BigCommerceError as exc:
-            await self._retry_later([w.order_id for w in batch], str(exc))
+            # The store failed past the client's own retries: try again soon.
+            order_ids = [w.order_id for w in batch]
+            await self._retry_later(order_ids, str(exc), self._retry_s)
             return FlushReport(0, self._client.calls - calls_before, len(batch))
 
         written = 0
@@ -198,7 +202,9 @@ class MetafieldWriter:
             await self._record(found)
             written += 1
         if failed:
-            await self._retry_later(failed, outcome.reason)
+            # Refused for these orders in particular: the same answer is likely
+            # for a while, so wait longer.
+            await self._retry_later(failed, outcome.reason, self._refused_retry_s)
 
         self.written += written
         calls = self._client.calls - calls_before
@@ -223,16 +229,18 @@ class MetafieldWriter:
             at=self._clock.now(),
         )
 
-    async def _retry_later(self, order_ids: list[int], reason: str) -> None:
+    async def _retry_later(
+        self, order_ids: list[int], reason: str, delay_s: float
+    ) -> None:
         await self._ledger.pool.execute(
-            _RETRY_LATER, self._ledger.store_hash, order_ids, self._retry_s
+            _RETRY_LATER, self._ledger.store_hash, order_ids, delay_s
         )
         log.warning(
             "metafield.write_failed",
             order_ids=order_ids[:20],
             count=len(order_ids),
             reason=reason,
-            retry_in_s=self._retry_s,
+            retry_in_s=delay_s,
         )
 
 
