@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.ingest import Figure, summarise
-from bench.machine import describe
+from bench.machine import describe, take_no_options
 from netterms_daemon.bigcommerce.ratelimit import RateLimitHeaders, TokenBucket
 from tests.support.clocks import VirtualClock
 
@@ -140,6 +140,7 @@ def write_fragments(machine: str, rows: list[str], records: list[Any]) -> None:
 
 
 def main() -> None:
+    take_no_options("bench.bucket", __doc__)
     machine = describe()
     print(f"machine: {machine}")
 

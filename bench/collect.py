@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.machine import take_no_options
+
 BENCH = Path(__file__).parent
 FRAGMENTS = BENCH / "results"
 ORDER = ("bucket", "ingest", "processing", "reconciler", "memory")
@@ -68,6 +70,7 @@ def summary(figures: list[dict[str, Any]]) -> str:
 
 
 def main() -> None:
+    take_no_options("bench.collect", __doc__)
     sections: list[str] = []
     figures: list[dict[str, Any]] = []
     for name in ORDER:

@@ -43,7 +43,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from bench.machine import describe
+from bench.machine import describe, take_no_options
 from netterms_daemon.embedded import EmbeddedPostgres
 from tests.conftest import make_shared_dir
 from tests.support.processes import DaemonProcess, daemon_env
@@ -434,6 +434,7 @@ def write_fragments(machine: str, rows: list[str], records: list[Any]) -> None:
 
 
 def main() -> None:
+    take_no_options("bench.ingest", __doc__)
     machine = describe()
     print(f"machine: {machine}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 from datetime import UTC, datetime
@@ -41,3 +42,17 @@ def describe() -> str:
         f"{memory_gib()} GiB | {platform.system()} {platform.release()} | "
         f"Python {platform.python_version()} | {load_average()} at the start"
     )
+
+
+def take_no_options(module: str, doc: str | None) -> None:
+    """Answer --help with the benchmark's own description, and refuse stray options.
+
+    These benchmarks take no options; without this, `--help` would start a run
+    of several minutes instead of saying what the run does.
+    """
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {module}",
+        description=doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.parse_args()

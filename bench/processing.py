@@ -36,7 +36,7 @@ from typing import Any
 import asyncpg
 
 from bench.ingest import Figure, summarise
-from bench.machine import describe
+from bench.machine import describe, take_no_options
 from netterms_daemon.embedded import EmbeddedPostgres
 from tests.conftest import make_shared_dir, with_database
 from tests.support.processes import DaemonProcess, daemon_env
@@ -247,6 +247,7 @@ async def measure(server_url: str, workdir: Path) -> list[dict[str, float]]:
 
 
 def main() -> None:
+    take_no_options("bench.processing", __doc__)
     machine = describe()
     print(f"machine: {machine}")
 

@@ -40,7 +40,7 @@ from typing import Any
 import asyncpg
 from structlog.testing import capture_logs
 
-from bench.machine import describe
+from bench.machine import describe, take_no_options
 from netterms_daemon import overdue
 from netterms_daemon.embedded import EmbeddedPostgres
 from netterms_daemon.migrations import migrate
@@ -355,6 +355,7 @@ async def run(server_url: str) -> tuple[list[Figure], list[str], dict[str, str],
 
 
 def main() -> None:
+    take_no_options("bench.reconciler", __doc__)
     machine = describe()
     print(f"machine: {machine}")
     state_dir = make_shared_dir("netterms-bench-pg-")
