@@ -137,10 +137,15 @@ class OrderProcessor:
         gets it from a list page, 250 at a time).
         """
         tracked = await self._ledger.get(order_id)
-        if order is not None and tracked is not None and _maybe_older(order, tracked):
-            # A list page read before our own latest write: dates have whole
-            # seconds, so only a fresh read can tell which came last.
-            order = None
+        if order is not None and tracked is not None:
+            if _surely_older(order, tracked):
+                # The ledger recorded a later version; whatever changed since
+                # then comes with a later date, on a later page or webhook.
+                return "stale"
+            if _maybe_older(order, tracked):
+                # A list page read in the same second as our own latest write:
+                # dates have whole seconds, so only a fresh read can tell.
+                order = None
         if order is None:
             try:
                 order = await self._client.order(order_id)
@@ -466,6 +471,18 @@ class OrderProcessor:
             await remember_time_zone(self._ledger.pool, self._ledger.store_hash, zone)
             self._time_zone = zone
         return self._time_zone
+
+
+def _surely_older(order: Order, tracked: TrackedOrder) -> bool:
+    """
+    Whether a prefetched order is a version before the one the ledger holds.
+
+    An order still `applying` is read regardless: the write it waits for may
+    have reached the store before a crash.
+    """
+    if tracked.bc_date_modified is None or tracked.state == "applying":
+        return False
+    return order.date_modified < tracked.bc_date_modified
 
 
 def _maybe_older(order: Order, tracked: TrackedOrder) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ from netterms_daemon.bigcommerce.client import BigCommerceClient
 from netterms_daemon.config import Secret, Settings
 from netterms_daemon.daemon import build_processor
 from netterms_daemon.ledger import Ledger
+from netterms_daemon.processor import OrderProcessor
 from netterms_daemon.reconciler import Reconciler
 from netterms_daemon.setup import resolve_terms
 from netterms_daemon.simulator.server import Simulator
@@ -57,6 +59,7 @@ class Kit:
     settings: Settings
     pool: asyncpg.Pool
     client: BigCommerceClient
+    processor: OrderProcessor
     reconciler: Reconciler
     clock: ManualClock
 
@@ -92,7 +95,7 @@ async def reconciler_kit(
         connect=lambda: asyncpg.connect(database_url),
     )
     try:
-        yield Kit(simulator, settings, pool, client, reconciler, clock)
+        yield Kit(simulator, settings, pool, client, processor, reconciler, clock)
     finally:
         await client.close()
         await pool.close()
@@ -166,6 +169,49 @@ async def test_pass_cost_grows_with_changes_not_open_orders(
     assert used <= 4, simulator.store.api_calls
     quiet_used = report.api_calls
     assert quiet_used == used
+
+
+async def test_list_page_older_than_the_ledger_is_not_taken_for_a_payment(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A page read before our own write shows the paid-looking new status.
+
+    Older by a second or more, it is passed over without a read; from the
+    same second as the ledger's version, only a fresh read can tell, so the
+    order is read again. Either way the order stays awaiting payment.
+    """
+    now = datetime(2027, 3, 1, 12, tzinfo=UTC)
+    async with seeded_store(start=now) as simulator:
+        order_id = place_order(simulator, 1, "10.00")
+        store = simulator.store
+        async with reconciler_kit(simulator, database_url, tmp_path, now) as kit:
+            page_copy = await kit.client.order(order_id)
+            store.clock.advance(5)
+            await kit.reconciler.run_pass()  # applies Net 30 five seconds later
+            row = await tracked(database_url, store.state.store_hash, order_id)
+            assert row is not None and row.bc_date_modified is not None
+            assert page_copy.status_id in kit.settings.orders.paid_status_ids
+
+            reads = store.api_calls["GET /v2/orders/{order_id}"]
+            older = await kit.processor.handle_order(
+                order_id, "reconciler", order=page_copy
+            )
+            reads_for_older = store.api_calls["GET /v2/orders/{order_id}"] - reads
+
+            same_second = dataclasses.replace(
+                page_copy, date_modified=row.bc_date_modified
+            )
+            same = await kit.processor.handle_order(
+                order_id, "reconciler", order=same_second
+            )
+            reads_for_same = (
+                store.api_calls["GET /v2/orders/{order_id}"] - reads - reads_for_older
+            )
+            after = await tracked(database_url, store.state.store_hash, order_id)
+
+    assert (older, reads_for_older) == ("stale", 0)
+    assert (same, reads_for_same) == ("unchanged", 1)
+    assert after is not None and after.state == "awaiting_payment"
 
 
 async def _track_all(database_url: str, simulator: Simulator) -> None:
