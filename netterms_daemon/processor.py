@@ -34,8 +34,9 @@ from netterms_daemon.ledger import OPEN_STATES, Ledger, NewTrackedOrder, Tracked
 from netterms_daemon.membership import Membership
 from netterms_daemon.metafields import MetafieldWriter
 from netterms_daemon.setup import ResolvedTerms, TermsBook
+from netterms_daemon.staffnotes import append_note, terms_line
 from netterms_daemon.storefacts import remember_time_zone
-from netterms_daemon.terms.schedule import Schedule, compute_schedule, minor_unit
+from netterms_daemon.terms.schedule import compute_schedule, minor_unit
 
 log = structlog.get_logger(__name__)
 
@@ -46,8 +47,6 @@ _SKIPPABLE_WHEN_SETTLED = (
     "store/order/updated",
     "store/order/statusUpdated",
 )
-NOTE_PREFIX = "netterms:"
-STAFF_NOTES_LIMIT = 65535
 
 
 def status_name(status_id: int) -> str:
@@ -226,7 +225,7 @@ class OrderProcessor:
             order.currency_code,
         )
         credit = await self._credit(order, resolved)
-        note = _note_line(schedule, credit)
+        note = terms_line(schedule, credit.reason if credit.held else None)
         tracked = await self._ledger.record(
             NewTrackedOrder(
                 order_id=order.id,
@@ -492,20 +491,3 @@ def _maybe_older(order: Order, tracked: TrackedOrder) -> bool:
     return order.date_modified <= tracked.bc_date_modified and (
         order.status_id != tracked.bc_status_id or tracked.state == "applying"
     )
-
-
-def _note_line(schedule: Schedule, credit: CreditDecision) -> str:
-    dates = " and ".join(d.due_date.isoformat() for d in schedule.installments)
-    terms = f"{schedule.policy}, due {dates} ({schedule.currency} {schedule.total})"
-    if credit.held:
-        return f"{NOTE_PREFIX} ON HOLD, {credit.reason}. Terms if released: {terms}"
-    return f"{NOTE_PREFIX} {terms}"
-
-
-def append_note(notes: str, line: str) -> str:
-    """Staff notes with one more line; what staff wrote is never replaced."""
-    combined = f"{notes.rstrip()}\n{line}" if notes.strip() else line
-    if len(combined) > STAFF_NOTES_LIMIT:
-        # Keep staff's words whole; cut our line instead.
-        combined = combined[:STAFF_NOTES_LIMIT]
-    return combined

@@ -38,7 +38,8 @@ from netterms_daemon.ledger import Ledger, TrackedOrder
 from netterms_daemon.locks import order_lock, try_leadership
 from netterms_daemon.metafields import schedule_value
 from netterms_daemon.overdue import due_soon, escalating, newly_overdue
-from netterms_daemon.processor import NOTE_PREFIX, OrderProcessor, append_note
+from netterms_daemon.processor import OrderProcessor
+from netterms_daemon.staffnotes import NOTE_PREFIX, append_note
 from netterms_daemon.storefacts import day_in_zone, get_state, put_state
 
 log = structlog.get_logger(__name__)
