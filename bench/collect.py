@@ -17,7 +17,7 @@ from bench.machine import take_no_options
 
 BENCH = Path(__file__).parent
 FRAGMENTS = BENCH / "results"
-ORDER = ("bucket", "ingest", "processing", "reconciler", "memory")
+ORDER = ("bucket", "ingest", "processing", "reconciler", "memory", "battery")
 
 INTRO = """\
 # Benchmark results
@@ -38,6 +38,7 @@ also in `bench/results.json`.
 | processing under a quota | `.venv/bin/python -m bench.processing` |
 | reconciler pass and overdue scan | `.venv/bin/python -m bench.reconciler` |
 | daemon memory | `.venv/bin/python -m bench.memory [--orders N] [--budget-s S]` |
+| reliability battery at full size | `.venv/bin/python -m bench.battery [--runs N]` |
 """
 
 

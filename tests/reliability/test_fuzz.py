@@ -5,7 +5,7 @@ typed requests to POST /webhooks/bigcommerce, to /healthz, /readyz and
 /metrics with any method, to every /api/v1 route of the OpenAPI document
 (fuzzing its query and path parameters and the Authorization header), to
 random paths with random methods, and raw bytes that are not HTTP at all.
-The normal suite sends 2,000 requests; `pytest --full` sends 10,000.
+The normal suite sends 10,000 requests; `pytest --full` sends 50,000.
 Hypothesis runs derandomized, so a run repeats exactly.
 
 No request may be answered 5xx, and no webhook sent here may leave an
@@ -43,8 +43,8 @@ TOKEN = "fuzz-admin-token-0123456789abcdef"
 SECRET_HEADER = "X-Netterms-Secret"
 MAX_BODY_BYTES = 256 * 1024
 STORE_HASH = "sim123"
-NORMAL_EXAMPLES = 2_000
-FULL_EXAMPLES = 10_000
+NORMAL_EXAMPLES = 10_000
+FULL_EXAMPLES = 50_000
 # Anything the daemon's envelope check takes as a scope at all.
 ANY_SCOPE = re.compile(r"^store/[A-Za-z0-9_/]+$")
 _REQUIRED = ("scope", "hash", "created_at", "producer", "data")
@@ -627,7 +627,7 @@ async def _inbox_rows(database_url: str) -> int:
 async def test_fuzz_no_request_gets_a_5xx_or_stores_a_rejected_webhook(
     database_url: str, full: bool
 ) -> None:
-    """2,000 hostile requests (10,000 with --full): no 5xx, no inbox row, ready."""
+    """10,000 hostile requests (50,000 with --full): no 5xx, no inbox row, ready."""
     workdir = make_shared_dir("netterms-reliability-")
     examples = FULL_EXAMPLES if full else NORMAL_EXAMPLES
     try:
