@@ -27,14 +27,12 @@ from netterms_daemon.ledger import Ledger
 from netterms_daemon.migrations import migrate
 from netterms_daemon.processor import OrderProcessor
 from netterms_daemon.reconciler import Reconciler
-from netterms_daemon.reports import (
-    aging,
-    list_orders,
+from netterms_daemon.report_render import (
     render_aging,
     render_orders,
     render_statement,
-    statement,
 )
+from netterms_daemon.reports import aging, list_orders, statement
 from netterms_daemon.setup import resolve_terms, run_setup
 from netterms_daemon.storefacts import store_today
 from netterms_daemon.terms.schedule import minor_unit

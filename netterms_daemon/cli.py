@@ -37,7 +37,8 @@ from netterms_daemon.logs import configure_logging
 from netterms_daemon.migrations import migrate
 from netterms_daemon.preview import add_arguments as add_preview_arguments
 from netterms_daemon.preview import run_preview
-from netterms_daemon.reports import ORDER_STATES, STATEMENT_FORMATS, TABLE_FORMATS
+from netterms_daemon.report_render import STATEMENT_FORMATS, TABLE_FORMATS
+from netterms_daemon.reports import ORDER_STATES
 
 log = structlog.get_logger(__name__)
 

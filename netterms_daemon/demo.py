@@ -25,7 +25,8 @@ import asyncpg
 from netterms_daemon.config import Settings, load_settings
 from netterms_daemon.daemon import Daemon
 from netterms_daemon.database import database_url
-from netterms_daemon.reports import aging, render_aging
+from netterms_daemon.report_render import render_aging
+from netterms_daemon.reports import aging
 from netterms_daemon.simulator.core import StoreOptions
 from netterms_daemon.simulator.server import Simulator
 from netterms_daemon.storefacts import store_today

@@ -12,6 +12,11 @@ from typing import Any
 
 import pytest
 
+from netterms_daemon.report_render import (
+    render_aging,
+    render_orders,
+    render_statement,
+)
 from netterms_daemon.reports import (
     AgingReport,
     AgingRow,
@@ -19,9 +24,6 @@ from netterms_daemon.reports import (
     Statement,
     StatementLine,
     StatementSection,
-    render_aging,
-    render_orders,
-    render_statement,
 )
 
 D = Decimal
