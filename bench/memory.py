@@ -272,10 +272,26 @@ def write_fragments(machine: str, runs: list[Run]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.memory")
-    parser.add_argument("--orders", type=int, default=TARGET_ORDERS)
-    parser.add_argument("--budget-s", type=float, default=2400.0)
-    parser.add_argument("--runs", type=int, default=3)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.memory",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--orders",
+        type=int,
+        default=TARGET_ORDERS,
+        help=f"orders to put on terms in each run ({TARGET_ORDERS:,})",
+    )
+    parser.add_argument(
+        "--budget-s",
+        type=float,
+        default=2400.0,
+        help="seconds after which a run stops placing orders (2,400)",
+    )
+    parser.add_argument(
+        "--runs", type=int, default=3, help="runs, each on a fresh database (3)"
+    )
     args = parser.parse_args()
 
     machine = describe()
