@@ -20,7 +20,7 @@ Each run:
 
 The load generator runs in this process, sharing the machine's cores with
 both servers and PostgreSQL. Three runs; the median is printed with the
-smallest and largest.
+smallest and largest. Results go to bench/results/ingest.md and ingest.json.
 """
 
 from __future__ import annotations

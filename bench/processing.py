@@ -19,7 +19,8 @@ processed rate is read from the ledger in the steady part of the run: from
 two quota windows after the first order until 90 % of the orders are done.
 API calls are counted by the store over the whole run (so they include the
 reconciler's and the follow-up events'), 429s likewise. Three runs, each
-with a fresh store, daemon and database; median (min, max).
+with a fresh store, daemon and database; median (min, max). Results go to
+bench/results/processing.md and processing.json.
 """
 
 from __future__ import annotations
