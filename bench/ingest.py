@@ -367,6 +367,11 @@ class Figure:
     scale: float = 1.0
     digits: int = 1
 
+    def show(self, value: float) -> float | int:
+        """The value scaled and rounded; a count (no digits) shows as a whole number."""
+        scaled = value * self.scale
+        return round(scaled, self.digits) if self.digits else round(scaled)
+
 
 FIGURES = [
     Figure("netterms_rate", "netterms accepted webhooks per second", "1/s", "", None),
@@ -397,7 +402,7 @@ def summarise(
         values = [run[figure.key] for run in runs]
         median = statistics.median(values)
         met = figure.met(median) if figure.met else None
-        shown = [round(v * figure.scale, figure.digits) for v in values]
+        shown = [figure.show(v) for v in values]
         spread = (
             f"{statistics.median(shown)} ({min(shown)} to {max(shown)}) {figure.unit}"
         )
@@ -408,7 +413,7 @@ def summarise(
         records.append(
             {
                 "name": figure.name,
-                "value": round(median * figure.scale, figure.digits),
+                "value": figure.show(median),
                 "unit": figure.unit,
                 "target": figure.target or None,
                 "met": met,
