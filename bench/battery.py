@@ -131,8 +131,8 @@ def write_fragments(machine: str, runs: list[tuple[list[Outcome], float]]) -> No
         f"Machine: {machine}",
         "",
         f"{len(runs)} runs of `pytest tests/reliability --full`, each its own "
-        f"process and embedded PostgreSQL: every test passed in {clean_runs} of "
-        f"{len(runs)} runs; a run took {statistics.median(walls):.0f} s "
+        f"process and embedded PostgreSQL: {clean_runs} of {len(runs)} runs "
+        f"passed every test; a run took {statistics.median(walls):.0f} s "
         f"({min(walls):.0f} to {max(walls):.0f}).",
         "",
         "| test | passed | seconds: median (min to max) |",

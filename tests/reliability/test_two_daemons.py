@@ -116,14 +116,19 @@ async def test_paused_leader_loses_leadership_and_writes_nothing(
             try:
                 await wait_until(lambda: leads(standby, after=paused_at), timeout_s=20)
             finally:
+                # Taken before SIGCONT: the resumed leader may log before this
+                # process runs again, and nothing is logged while it is stopped.
+                resumed_at = time.time()
                 leader.signal(signal.SIGCONT)
-            resumed_at = time.time()
             await asyncio.sleep(2.0)
             order_id = place_order(simulator, 1, "10.00")
             await wait_until(lambda: settled(database_url, 1), 30)
 
             after_resume = [e for e in leader.events() if _at(e) > resumed_at]
-            assert any(e["event"] == "reconciler.leadership_lost" for e in after_resume)
+            seen = [(e["event"], e["timestamp"]) for e in leader.events()[-8:]]
+            assert any(
+                e["event"] == "reconciler.leadership_lost" for e in after_resume
+            ), f"resumed at {resumed_at}, the leader's last events: {seen}"
             assert not [e for e in after_resume if e["event"] == "reconciler.pass"]
             assert not leads(leader, after=resumed_at) or leads(
                 standby, after=paused_at
