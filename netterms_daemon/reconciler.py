@@ -97,6 +97,10 @@ class Reconciler:
         self.store_hash = ledger.store_hash
         self.is_leader = False
         self._leader_connection: asyncpg.Connection | None = None
+        # The heartbeat and the per-order fencing checks share the leader
+        # session, and asyncpg refuses a second query while one is in flight;
+        # unserialised, that refusal would read as a lost session.
+        self._leader_queries = asyncio.Lock()
         self._stopping: asyncio.Event | None = None
         self.passes = 0
         self.last_pass_s = 0.0
@@ -150,7 +154,7 @@ class Reconciler:
     ) -> None:
         """Keep the leader session from idling out while this daemon runs."""
         while not await _wait(stop, self._settings.lease_s / 3):
-            if not await _alive(connection):
+            if not await self._alive(connection):
                 log.warning("reconciler.leadership_lost")
                 return
 
@@ -159,11 +163,15 @@ class Reconciler:
         connection = self._leader_connection
         if connection is None:
             return True  # a single pass on demand competes for no leadership
-        if await _alive(connection):
+        if await self._alive(connection):
             return True
         log.warning("reconciler.leadership_lost")
         self.is_leader = False
         return False
+
+    async def _alive(self, connection: asyncpg.Connection) -> bool:
+        async with self._leader_queries:
+            return await _session_alive(connection)
 
     async def _guarded_pass(self) -> None:
         try:
@@ -373,7 +381,7 @@ async def _wait(stop: asyncio.Event, seconds: float) -> bool:
     return True
 
 
-async def _alive(connection: asyncpg.Connection) -> bool:
+async def _session_alive(connection: asyncpg.Connection) -> bool:
     try:
         await asyncio.wait_for(connection.fetchval("SELECT 1"), timeout=5)
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):

@@ -356,6 +356,35 @@ async def test_leadership_fails_over_to_the_other_daemon(
     assert took <= 1.5
 
 
+async def test_fencing_checks_at_once_do_not_read_as_lost_leadership(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Checks made together on the leader session all find it alive.
+
+    A pass checks leadership before each order while the heartbeat pings the
+    same session; a check refused because another was in flight once read as
+    a lost session, and a leader busy with a burst handed its role away.
+    """
+    now = datetime(2027, 1, 10, 18, tzinfo=UTC)
+    async with (
+        seeded_store(start=now) as simulator,
+        reconciler_kit(simulator, database_url, tmp_path, now) as kit,
+    ):
+        stop = asyncio.Event()
+        with capture_logs() as logs:
+            running = asyncio.create_task(kit.reconciler.run(stop))
+            try:
+                await eventually(lambda: kit.reconciler.is_leader, what="leadership")
+                checks = [kit.reconciler._still_leader() for _ in range(20)]
+                answers = await asyncio.gather(*checks)
+            finally:
+                stop.set()
+                await running
+
+    assert answers == [True] * 20
+    assert "reconciler.leadership_lost" not in [e["event"] for e in logs]
+
+
 def _leading(daemon: object) -> bool:
     reconciler = getattr(daemon, "reconciler", None)
     return reconciler is not None and reconciler.is_leader and reconciler.passes > 0

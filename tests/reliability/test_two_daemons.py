@@ -46,6 +46,15 @@ def leads(daemon: DaemonProcess, after: float = 0.0) -> bool:
     )
 
 
+def leadership_events(daemon: DaemonProcess) -> list[tuple[object, object]]:
+    """The daemon's leadership log events and their times, for a failure message."""
+    return [
+        (event["event"], event["timestamp"])
+        for event in daemon.events()
+        if str(event["event"]).startswith("reconciler.lead")
+    ]
+
+
 def _at(event: dict[str, object]) -> float:
     return datetime.fromisoformat(
         str(event["timestamp"]).replace("Z", "+00:00")
@@ -77,7 +86,10 @@ async def test_two_daemons_share_a_burst_and_fail_over(
                 if index % 25 == 0:
                     await asyncio.sleep(0.05)
             await wait_until(lambda: settled(database_url, len(members)), 120)
-            assert not leads(second), "one reconciler at a time"
+            assert not leads(second), (
+                "one reconciler at a time; the first's leadership events: "
+                f"{leadership_events(first)}"
+            )
 
             killed_at = time.time()
             first.kill()
