@@ -48,6 +48,11 @@ def load(name: str) -> tuple[str, list[dict[str, Any]]]:
     return markdown, [{**figure, "benchmark": f"bench.{name}"} for figure in figures]
 
 
+def shown(value: float) -> str:
+    """A value for the summary: three significant digits below 1, else as is."""
+    return f"{value:.3g}" if 0 < abs(value) < 1 else f"{value:g}"
+
+
 def summary(figures: list[dict[str, Any]]) -> str:
     """Every figure that has a target, and whether it was met."""
     judged = [f for f in figures if f["met"] is not None]
@@ -61,7 +66,7 @@ def summary(figures: list[dict[str, Any]]) -> str:
         "| --- | --- | --- | --- | --- |",
     ]
     for f in judged:
-        value = f"{f['value']:g} {f['unit']}".strip()
+        value = f"{shown(f['value'])} {f['unit']}".strip()
         verdict = "yes" if f["met"] else "**no**"
         row = (
             f"| {f['benchmark']} | {f['name']} | {f['target']} | {value} | {verdict} |"
