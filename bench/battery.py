@@ -18,7 +18,6 @@ waits the tests are built around (a minute of faults, 10 s outages).
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import subprocess
@@ -29,7 +28,7 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.machine import describe
+from bench.machine import benchmark_parser, describe
 
 RESULTS = Path(__file__).parent / "results"
 COMMAND = [sys.executable, "-m", "pytest", "tests/reliability", "--full"]
@@ -144,11 +143,7 @@ def write_fragments(machine: str, runs: list[tuple[list[Outcome], float]]) -> No
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.battery",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = benchmark_parser("bench.battery", __doc__)
     parser.add_argument("--runs", type=int, default=3, help="full-size runs (3)")
     args = parser.parse_args()
     if args.runs < 1:

@@ -50,9 +50,13 @@ def take_no_options(module: str, doc: str | None) -> None:
     These benchmarks take no options; without this, `--help` would start a run
     of several minutes instead of saying what the run does.
     """
-    parser = argparse.ArgumentParser(
+    benchmark_parser(module, doc).parse_args()
+
+
+def benchmark_parser(module: str, doc: str | None) -> argparse.ArgumentParser:
+    """A parser whose --help is the benchmark's docstring, laid out as written."""
+    return argparse.ArgumentParser(
         prog=f"python -m {module}",
         description=doc,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.parse_args()

@@ -23,7 +23,6 @@ bench/results/memory.md and memory.json.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import shutil
@@ -35,7 +34,7 @@ from pathlib import Path
 import asyncpg
 
 from bench.ingest import Figure, summarise
-from bench.machine import describe
+from bench.machine import benchmark_parser, describe
 from netterms_daemon.embedded import EmbeddedPostgres
 from netterms_daemon.migrations import migrate
 from tests.conftest import make_shared_dir, with_database
@@ -272,11 +271,7 @@ def write_fragments(machine: str, runs: list[Run]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.memory",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = benchmark_parser("bench.memory", __doc__)
     parser.add_argument(
         "--orders",
         type=int,
